@@ -1,0 +1,50 @@
+# Gozargah. Every target installs what it needs: a fresh clone needs only `make demo` / `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Node 24 comes from the `node` devDependency; node_modules/.bin goes first on PATH.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+DEPS := node_modules/.deps-installed
+TAP := tap --reporter=terse
+
+.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+# npm ci when node_modules is missing or older than the lock file.
+$(DEPS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@node --version | grep -q '^v24\.' || { echo "node_modules/.bin/node is not Node 24"; exit 1; }
+	@touch $@
+
+deps: $(DEPS) ## install the pinned toolchain and dependencies
+
+lint: $(DEPS) ## ESLint over everything
+	eslint --max-warnings=0 .
+
+typecheck: $(DEPS) ## tsc in strict mode (no emit: Node 24 runs the TypeScript directly)
+	tsc -p tsconfig.json
+
+crds: $(DEPS) ## regenerate crds/ from api/v1alpha1
+	node scripts/gen-crds.ts --write
+
+crds-check: $(DEPS) ## fail when crds/ is out of date with api/v1alpha1
+	node scripts/gen-crds.ts --check
+
+test-unit: $(DEPS) ## unit tests
+	$(TAP) test/unit
+
+test-golden: $(DEPS) ## golden tests of the compiler (UPDATE_GOLDEN=1 rewrites them)
+	$(TAP) test/golden
+
+test: lint typecheck crds-check ## everything: lint, type-check, crds-check, unit, golden, CLI
+	$(TAP) test/unit test/golden test/cli
+	@echo "make test: all checks passed"
+
+demo: $(DEPS) ## validate and compile the examples, and show the result
+	bash scripts/demo.sh
+
+clean: ## remove installed dependencies and test output
+	rm -rf node_modules .tap

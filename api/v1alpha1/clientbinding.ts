@@ -1,0 +1,137 @@
+// ClientBinding: one client organization's (or one of its systems') identity and grants.
+import { Type, type Static } from '@sinclair/typebox';
+import { BusName, Conditions, DNS_LABEL, describe, LabelSelector, LocalObjectReference, Name, Resource, Strict } from './common.ts';
+import { cel } from './cel.ts';
+
+export const SHA256_FINGERPRINT = '^[A-Fa-f0-9]{2}(:?[A-Fa-f0-9]{2}){31}$';
+
+export const ApiKeys = Strict({
+  secretRef: describe(
+    LocalObjectReference,
+    'Secret in the binding\'s namespace; every entry of its data is one valid API key, so a new key can be added before the old one is removed.',
+  ),
+});
+
+export const Certificates = Strict({
+  fingerprints: Type.Optional(Type.Array(Type.String({ pattern: SHA256_FINGERPRINT }), {
+    maxItems: 16,
+    description: 'SHA-256 fingerprints of accepted client certificates (hex, colons optional).',
+  })),
+  subjects: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), {
+    maxItems: 16,
+    description: 'Accepted certificate subjects, e.g. CN=snapp-dispatch,O=Snapp (verified against the bus\'s client CA).',
+  })),
+});
+
+interface CredentialsShape {
+  apiKeys?: unknown;
+  certificates?: { fingerprints?: unknown[]; subjects?: unknown[] };
+}
+
+export const Credentials = Strict(
+  {
+    apiKeys: Type.Optional(ApiKeys),
+    certificates: Type.Optional(Certificates),
+  },
+  {
+    'x-kubernetes-validations': [
+      cel<CredentialsShape>(
+        'has(self.apiKeys) || (has(self.certificates) && ((has(self.certificates.fingerprints) && size(self.certificates.fingerprints) > 0) || (has(self.certificates.subjects) && size(self.certificates.subjects) > 0)))',
+        'credentials need apiKeys or at least one certificate fingerprint or subject',
+        (s) =>
+          s.apiKeys !== undefined ||
+          (s.certificates?.fingerprints?.length ?? 0) > 0 ||
+          (s.certificates?.subjects?.length ?? 0) > 0,
+      ),
+    ],
+  },
+);
+
+export const RouteSelector = Strict(
+  {
+    name: Type.Optional(Name),
+    namespace: Type.Optional(Type.String({ pattern: DNS_LABEL, maxLength: 63, description: 'Defaults to the binding\'s namespace.' })),
+    selector: Type.Optional(describe(LabelSelector, 'Every InquiryRoute (in namespace, or in any namespace when namespace is unset) with matching labels.')),
+  },
+  {
+    'x-kubernetes-validations': [
+      cel<{ name?: string; selector?: unknown }>(
+        'has(self.name) != has(self.selector)',
+        'each route entry needs exactly one of name or selector',
+        (s) => (s.name !== undefined) !== (s.selector !== undefined),
+      ),
+    ],
+  },
+);
+
+export const RateLimit = Strict(
+  {
+    requestsPerSecond: Type.Integer({ minimum: 1, maximum: 1000000 }),
+    burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000000, description: 'Bucket size; defaults to requestsPerSecond.' })),
+  },
+  {
+    'x-kubernetes-validations': [
+      cel<{ requestsPerSecond: number; burst?: number }>(
+        '!has(self.burst) || self.burst >= self.requestsPerSecond',
+        'burst must be at least requestsPerSecond',
+        (s) => s.burst === undefined || s.burst >= s.requestsPerSecond,
+      ),
+    ],
+  },
+);
+
+export const Quota = Strict({
+  requests: Type.Integer({ minimum: 1, maximum: 1e12 }),
+  period: Type.Union([Type.Literal('Day'), Type.Literal('Month')], { description: 'Calendar day or month, UTC.' }),
+});
+
+export const Validity = Strict(
+  {
+    notBefore: Type.Optional(Type.String({ format: 'date-time' })),
+    notAfter: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  {
+    'x-kubernetes-validations': [
+      cel<{ notBefore?: string; notAfter?: string }>(
+        '!has(self.notBefore) || !has(self.notAfter) || timestamp(self.notAfter) > timestamp(self.notBefore)',
+        'notAfter must be later than notBefore',
+        (s) => s.notBefore === undefined || s.notAfter === undefined || Date.parse(s.notAfter) > Date.parse(s.notBefore),
+      ),
+    ],
+  },
+);
+
+const CIDR = Type.String({
+  maxLength: 64,
+  pattern: '^([0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}|[0-9A-Fa-f:.]+/[0-9]{1,3})$',
+});
+
+export const ClientBindingSpec = Strict({
+  client: Strict({
+    id: Type.String({ minLength: 1, maxLength: 63, pattern: DNS_LABEL, description: 'Stable id of the client organization, used in metering and reports.' }),
+    displayName: Type.String({ minLength: 1, maxLength: 256 }),
+  }),
+  bus: { ...BusName, default: 'default' },
+  credentials: Credentials,
+  routes: Type.Array(RouteSelector, { minItems: 1, maxItems: 1024 }),
+  rateLimit: Type.Optional(RateLimit),
+  quota: Type.Optional(Quota),
+  sourceCIDRs: Type.Optional(Type.Array(CIDR, { maxItems: 64, description: 'Addresses the client may call from; any when unset.' })),
+  validity: Type.Optional(Validity),
+});
+
+export const ClientBindingStatus = Strict({
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+  conditions: Type.Optional(Conditions),
+  routes: Type.Optional(Type.String({ description: 'granted/requested routes, e.g. 2/3.' })),
+  grantedRoutes: Type.Optional(Type.Array(Type.String(), { maxItems: 10000, description: 'namespace/name of each route granted.' })),
+  usage: Type.Optional(Strict({
+    period: Type.String({ description: 'Current quota period, e.g. 2026-11 or 2026-11-23.' }),
+    requests: Type.Integer({ minimum: 0 }),
+    quota: Type.String({ description: 'used/limit, for kubectl.' }),
+  })),
+});
+
+export const ClientBinding = Resource('ClientBinding', ClientBindingSpec, ClientBindingStatus);
+export type ClientBinding = Static<typeof ClientBinding>;
+export type ClientBindingSpec = Static<typeof ClientBindingSpec>;

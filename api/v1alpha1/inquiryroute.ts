@@ -1,0 +1,140 @@
+// InquiryRoute: one inquiry API of one provider, and who may bind to it.
+import { Type, type Static } from '@sinclair/typebox';
+import { BusName, Conditions, describe, Duration, LabelSelector, LocalObjectReference, Resource, Strict, DNS_LABEL } from './common.ts';
+import { cel } from './cel.ts';
+import { PARAM_CEL_REGEX, PATH_TEMPLATE_PATTERN, hasDotSegment, templateParams } from './pathtemplate.ts';
+
+export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+
+export const Method = Type.Union(METHODS.map((m) => Type.Literal(m)));
+
+/** A JSON Schema (draft 2020-12 subset ajv compiles); kept as written. */
+const JsonSchemaDocument = Type.Unsafe<Record<string, unknown>>({
+  type: 'object',
+  'x-kubernetes-preserve-unknown-fields': true,
+});
+
+const FieldPath = Type.String({
+  minLength: 1,
+  maxLength: 256,
+  pattern: '^[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+|\\.\\*)*$',
+  description: 'A dotted path into the JSON body, e.g. person.birthPlace or items.*.phone.',
+});
+
+export const Retries = Strict({
+  attempts: Type.Integer({ minimum: 0, maximum: 5, default: 0, description: 'Extra attempts after a failure (timeout, refused, 502/503/504). Only idempotent methods (GET, HEAD, PUT, DELETE) are ever retried.' }),
+  perTryTimeout: Type.Optional(describe(Duration, 'Timeout of each attempt; defaults to the route timeout.')),
+});
+
+export const Privacy = Strict({
+  dropResponseFields: Type.Optional(Type.Array(FieldPath, { maxItems: 64, description: 'Response fields removed before the client sees them.' })),
+  neverLog: Type.Optional(Type.Array(FieldPath, { maxItems: 64, description: 'Request or response fields that never reach an audit record or log.' })),
+});
+
+export const NamespaceAccess = Strict(
+  {
+    from: Type.Union([Type.Literal('Same'), Type.Literal('All'), Type.Literal('Selector'), Type.Literal('List')], {
+      default: 'Same',
+      description: 'Same: bindings in the route\'s namespace only. All: any namespace. Selector: namespaces whose labels match selector. List: the namespaces in names.',
+    }),
+    selector: Type.Optional(LabelSelector),
+    names: Type.Optional(Type.Array(Type.String({ pattern: DNS_LABEL, maxLength: 63 }), { maxItems: 256 })),
+  },
+  {
+    'x-kubernetes-validations': [
+      cel<{ from?: string; selector?: unknown }>(
+        "self.from != 'Selector' || has(self.selector)",
+        'from: Selector requires selector',
+        (s) => s.from !== 'Selector' || s.selector !== undefined,
+      ),
+      cel<{ from?: string; names?: unknown[] }>(
+        "self.from != 'List' || (has(self.names) && size(self.names) > 0)",
+        'from: List requires at least one name in names',
+        (s) => s.from !== 'List' || (s.names !== undefined && s.names.length > 0),
+      ),
+    ],
+  },
+);
+
+export const Access = Strict({
+  namespaces: Type.Optional(NamespaceAccess),
+  clients: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), {
+    maxItems: 1024,
+    description: 'When set, only bindings whose client.id is listed may bind, in addition to the namespace rule.',
+  })),
+});
+
+interface RouteSpecShape {
+  path: string;
+  upstreamPath?: string;
+}
+
+export const InquiryRouteSpec = Strict(
+  {
+    providerRef: describe(LocalObjectReference, 'The ServiceProvider (same namespace) that answers this inquiry.'),
+    path: Type.String({
+      minLength: 2,
+      maxLength: 256,
+      pattern: PATH_TEMPLATE_PATTERN,
+      description: 'Public path template, e.g. /civil-registry/v1/persons/{nationalId}.',
+    }),
+    methods: Type.Array(Method, { minItems: 1, maxItems: 6, uniqueItems: true, default: ['GET'], 'x-kubernetes-list-type': 'set' }),
+    upstreamPath: Type.Optional(Type.String({
+      minLength: 1,
+      maxLength: 256,
+      pattern: PATH_TEMPLATE_PATTERN,
+      description: 'Path on the agency, appended to the provider URL; may use the template\'s parameters. Defaults to path.',
+    })),
+    timeout: Type.Optional(describe(Duration, 'Per-call timeout; defaults to the provider\'s.')),
+    retries: Type.Optional(Retries),
+    maxBodyBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 10485760, description: 'Largest request body accepted (default 65536).' })),
+    requestSchema: Type.Optional(describe(JsonSchemaDocument, 'JSON Schema the request body must satisfy.')),
+    responseSchema: Type.Optional(describe(JsonSchemaDocument, 'JSON Schema of the agency\'s answer (documentation and contract tests).')),
+    privacy: Type.Optional(Privacy),
+    buses: Type.Array(BusName, { minItems: 1, maxItems: 8, default: ['default'], 'x-kubernetes-list-type': 'set' }),
+    access: Type.Optional(Access),
+  },
+  {
+    'x-kubernetes-validations': [
+      cel<RouteSpecShape>(
+        "self.path.startsWith('/')",
+        'path must start with /',
+        (s) => s.path.startsWith('/'),
+      ),
+      cel<RouteSpecShape>(
+        "!self.path.matches('/[.][.]?(/|$)') && (!has(self.upstreamPath) || !self.upstreamPath.matches('/[.][.]?(/|$)'))",
+        'path and upstreamPath must not contain . or .. segments',
+        (s) => !hasDotSegment(s.path) && (s.upstreamPath === undefined || !hasDotSegment(s.upstreamPath)),
+      ),
+      cel<RouteSpecShape>(
+        `self.path.findAll('${PARAM_CEL_REGEX}').all(p, self.path.findAll('${PARAM_CEL_REGEX}').filter(q, q == p).size() == 1)`,
+        'each path template parameter may appear only once',
+        (s) => {
+          const params = templateParams(s.path);
+          return new Set(params).size === params.length;
+        },
+      ),
+      cel<RouteSpecShape>(
+        `!has(self.upstreamPath) || self.upstreamPath.findAll('${PARAM_CEL_REGEX}').all(p, p in self.path.findAll('${PARAM_CEL_REGEX}'))`,
+        'upstreamPath may only use parameters that path declares',
+        (s) => {
+          if (s.upstreamPath === undefined) return true;
+          const declared = new Set(templateParams(s.path));
+          return templateParams(s.upstreamPath).every((p) => declared.has(p));
+        },
+      ),
+    ],
+  },
+);
+
+export const InquiryRouteStatus = Strict({
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+  conditions: Type.Optional(Conditions),
+  buses: Type.Optional(Type.String({ description: 'The buses the route is served on, comma separated.' })),
+  boundClients: Type.Optional(Type.Integer({ minimum: 0, description: 'Accepted bindings granted this route.' })),
+});
+
+export const InquiryRoute = Resource('InquiryRoute', InquiryRouteSpec, InquiryRouteStatus);
+export type InquiryRoute = Static<typeof InquiryRoute>;
+export type InquiryRouteSpec = Static<typeof InquiryRouteSpec>;

@@ -1,0 +1,82 @@
+// Stage 1: sort the input into kinds, validate each Gozargah object's schema, decode Secrets.
+import { API_VERSION, validateObject, type ClientBinding, type Condition, type InquiryRoute, type ServiceProvider, type SchemaError } from '../api/v1alpha1/index.ts';
+import type { NamespaceObject, SecretObject } from './types.ts';
+import { idOf, nsOf, byAge } from './util.ts';
+
+export interface InvalidObject {
+  kind: 'ServiceProvider' | 'InquiryRoute' | 'ClientBinding';
+  metadata: { name: string; namespace?: string; generation?: number };
+  status?: { conditions?: Condition[] };
+  errors: SchemaError[];
+}
+
+export interface ObjectIndex {
+  providers: Map<string, ServiceProvider>;
+  /** oldest first */
+  routes: InquiryRoute[];
+  /** oldest first */
+  bindings: ClientBinding[];
+  invalid: InvalidObject[];
+  /** namespace/name -> entry -> decoded value */
+  secrets: Map<string, Map<string, string>>;
+  namespaceLabels: Map<string, Record<string, string>>;
+}
+
+function decodeSecret(secret: SecretObject): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const [k, v] of Object.entries(secret.data ?? {})) values.set(k, Buffer.from(v, 'base64').toString('utf8'));
+  // The apiserver merges stringData over data; so do we.
+  for (const [k, v] of Object.entries(secret.stringData ?? {})) values.set(k, v);
+  return values;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const GOZARGAH_KINDS = new Set(['ServiceProvider', 'InquiryRoute', 'ClientBinding']);
+
+export function indexObjects(objects: readonly unknown[], trustSchema: boolean): ObjectIndex {
+  const index: ObjectIndex = {
+    providers: new Map(),
+    routes: [],
+    bindings: [],
+    invalid: [],
+    secrets: new Map(),
+    namespaceLabels: new Map(),
+  };
+  for (const raw of objects) {
+    if (!isObject(raw) || !isObject(raw['metadata'])) continue;
+    const kind = raw['kind'];
+    if (raw['apiVersion'] === 'v1' && kind === 'Secret') {
+      const secret = raw as unknown as SecretObject;
+      index.secrets.set(idOf(secret.metadata), decodeSecret(secret));
+      continue;
+    }
+    if (raw['apiVersion'] === 'v1' && kind === 'Namespace') {
+      const ns = raw as unknown as NamespaceObject;
+      index.namespaceLabels.set(ns.metadata.name, { ...ns.metadata.labels, 'kubernetes.io/metadata.name': ns.metadata.name });
+      continue;
+    }
+    if (raw['apiVersion'] !== API_VERSION || typeof kind !== 'string' || !GOZARGAH_KINDS.has(kind)) continue;
+    // Validation applies schema defaults in place; work on a copy so the caller's objects stay as they were.
+    const obj = structuredClone(raw);
+    const errors = trustSchema ? [] : validateObject(obj);
+    if (errors.length > 0) {
+      index.invalid.push({ ...(obj as unknown as InvalidObject), errors });
+      continue;
+    }
+    if (kind === 'ServiceProvider') index.providers.set(idOf(obj['metadata'] as { name: string }), obj as unknown as ServiceProvider);
+    else if (kind === 'InquiryRoute') index.routes.push(obj as unknown as InquiryRoute);
+    else index.bindings.push(obj as unknown as ClientBinding);
+  }
+  index.routes.sort(byAge);
+  index.bindings.sort(byAge);
+  return index;
+}
+
+export function namespaceLabelsOf(index: ObjectIndex, namespace: string): Record<string, string> {
+  return index.namespaceLabels.get(namespace) ?? { 'kubernetes.io/metadata.name': namespace };
+}
+
+export { nsOf };
