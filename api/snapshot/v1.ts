@@ -3,7 +3,7 @@
 // bus. It carries SHA-256 hashes of API keys, never a key.
 import { Type, type Static } from '@sinclair/typebox';
 
-export const SNAPSHOT_API_VERSION = 'snapshot.gozargah.io/v1';
+export const SNAPSHOT_API_VERSION = "snapshot.gozargah.io/v1" as const;
 
 const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T) => Type.Union([t, Type.Null()]);
 const Hex64 = Type.String({ pattern: '^[a-f0-9]{64}$' });

@@ -1,0 +1,57 @@
+// The admin port: /metrics, /healthz, /readyz and /config. /config says what is in force and
+// never shows a credential (not even a key's hash).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Metering } from './metering.ts';
+import type { Pipeline } from './pipeline.ts';
+import type { Loader } from './loader.ts';
+
+export interface AdminDeps {
+  bus: string;
+  pipeline: Pipeline;
+  loader: Loader;
+  metering: Metering;
+  draining: () => boolean;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function configView(deps: AdminDeps): unknown {
+  const runtime = deps.pipeline.runtime;
+  if (runtime === null) return { bus: deps.bus, loaded: false, lastError: deps.loader.lastError };
+  const s = runtime.snapshot;
+  return {
+    bus: deps.bus,
+    loaded: true,
+    generation: runtime.generation,
+    hash: s.hash,
+    loadedAt: runtime.loadedAt,
+    lastError: deps.loader.lastError,
+    providers: s.providers.map((p) => ({ id: p.id, url: p.url, tls: p.tls !== null, maxConcurrent: p.maxConcurrent, maxRequestsPerSecond: p.maxRequestsPerSecond })),
+    routes: s.routes.map((r) => ({ id: r.id, path: r.path, methods: r.methods, provider: r.provider })),
+    bindings: s.bindings.map((b) => ({ id: b.id, client: b.clientId, apiKeys: b.apiKeys.length, certificates: b.certFingerprints.length + b.certSubjects.length, routes: b.routes })),
+  };
+}
+
+export function createAdminServer(deps: AdminDeps): Server {
+  return createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    switch (path) {
+      case '/metrics':
+        return deps.metering.serveMetrics(req, res);
+      case '/healthz':
+        return json(res, 200, { status: 'ok' });
+      case '/readyz': {
+        const ready = deps.loader.ready && !deps.draining();
+        return json(res, ready ? 200 : 503, { ready, draining: deps.draining(), generation: deps.pipeline.runtime?.generation ?? null });
+      }
+      case '/config':
+        return json(res, 200, configView(deps));
+      default:
+        return json(res, 404, { error: 'not found', paths: ['/metrics', '/healthz', '/readyz', '/config'] });
+    }
+  });
+}

@@ -1,0 +1,76 @@
+// Command-line arguments of gozargah-dataplane, checked with messages that name the flag.
+import { parseArgs } from 'node:util';
+
+export interface DataplaneArgs {
+  manifests: string | null;
+  snapshot: string | null;
+  bus: string;
+  listen: { host: string; port: number };
+  adminListen: { host: string; port: number };
+  tlsCert: string | null;
+  tlsKey: string | null;
+  clientCa: string | null;
+  auditLog: string | null;
+  graceSeconds: number;
+}
+
+export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FILE) [options]
+  --manifests DIR        compile the YAML in DIR with the project's compiler; reload on change
+  --snapshot FILE        serve a compiled snapshot (gozargah compile -o json); reload on change
+  --bus NAME             the bus this replica serves (default: default)
+  --listen HOST:PORT     inquiry traffic (default: 0.0.0.0:8080)
+  --tls-cert FILE        serve HTTPS with this certificate ...
+  --tls-key FILE         ... and key
+  --client-ca FILE       request client certificates and verify them against this CA
+  --admin-listen H:P     /metrics /healthz /readyz /config (default: 0.0.0.0:9090)
+  --audit-log FILE       audit records (JSON lines); default: standard output
+  --grace SECONDS        on SIGTERM, how long in-flight requests may take (default: 25)`;
+
+export class ArgsError extends Error {}
+
+function hostPort(flag: string, value: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  if (m === null || Number(m[2]) > 65535) throw new ArgsError(`${flag} must be HOST:PORT, got ${value}`);
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        manifests: { type: 'string' },
+        snapshot: { type: 'string' },
+        bus: { type: 'string', default: 'default' },
+        listen: { type: 'string', default: '0.0.0.0:8080' },
+        'admin-listen': { type: 'string', default: '0.0.0.0:9090' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'client-ca': { type: 'string' },
+        'audit-log': { type: 'string' },
+        grace: { type: 'string', default: '25' },
+      },
+    }));
+  } catch (err) {
+    throw new ArgsError((err as Error).message);
+  }
+  if ((values.manifests === undefined) === (values.snapshot === undefined)) throw new ArgsError('give exactly one of --manifests DIR or --snapshot FILE');
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new ArgsError('--tls-cert and --tls-key go together');
+  if (values['client-ca'] !== undefined && values['tls-cert'] === undefined) throw new ArgsError('--client-ca needs --tls-cert and --tls-key');
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.bus)) throw new ArgsError(`--bus must be a DNS label, got ${values.bus}`);
+  const grace = Number(values.grace);
+  if (!Number.isFinite(grace) || grace < 0) throw new ArgsError(`--grace must be a number of seconds, got ${values.grace}`);
+  return {
+    manifests: values.manifests ?? null,
+    snapshot: values.snapshot ?? null,
+    bus: values.bus,
+    listen: hostPort('--listen', values.listen),
+    adminListen: hostPort('--admin-listen', values['admin-listen']),
+    tlsCert: values['tls-cert'] ?? null,
+    tlsKey: values['tls-key'] ?? null,
+    clientCa: values['client-ca'] ?? null,
+    auditLog: values['audit-log'] ?? null,
+    graceSeconds: grace,
+  };
+}

@@ -1,0 +1,178 @@
+// The limits every request passes: the binding's token bucket and quota, and the agency's
+// protection (calls in flight, calls per second). State lives here, outside a snapshot, so a
+// reload never hands a client a fresh bucket or quota.
+
+/** A token bucket; `take` answers the seconds to wait, 0 when a token was taken. */
+export class TokenBucket {
+  rate: number;
+  burst: number;
+  tokens: number;
+  #last: number;
+
+  constructor(rate: number, burst: number, now: number) {
+    this.rate = rate;
+    this.burst = burst;
+    this.tokens = burst;
+    this.#last = now;
+  }
+
+  /** New limits from a reloaded snapshot keep the tokens already spent. */
+  reconfigure(rate: number, burst: number): void {
+    this.rate = rate;
+    this.burst = burst;
+    if (this.tokens > burst) this.tokens = burst;
+  }
+
+  take(now: number): number {
+    const elapsed = now - this.#last;
+    if (elapsed > 0) {
+      this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.rate) / 1000);
+      this.#last = now;
+    }
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return (1 - this.tokens) / this.rate;
+  }
+}
+
+const DAY_MS = 86_400_000;
+
+/** A request counter per calendar day or month (UTC). Counted per replica. */
+export class QuotaCounter {
+  limit: number;
+  period: 'Day' | 'Month';
+  used = 0;
+  #start = 0;
+  #end = 0;
+
+  constructor(limit: number, period: 'Day' | 'Month', now: number) {
+    this.limit = limit;
+    this.period = period;
+    this.#roll(now);
+  }
+
+  reconfigure(limit: number, period: 'Day' | 'Month', now: number): void {
+    this.limit = limit;
+    if (period !== this.period) {
+      this.period = period;
+      this.#roll(now);
+    }
+  }
+
+  #roll(now: number): void {
+    const d = new Date(now);
+    if (this.period === 'Day') {
+      this.#start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+      this.#end = this.#start + DAY_MS;
+    } else {
+      this.#start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+      this.#end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+    }
+    this.used = 0;
+  }
+
+  /** Takes one request from the quota; answers the seconds until it renews, 0 when taken. */
+  take(now: number): number {
+    if (now >= this.#end) this.#roll(now);
+    if (this.used >= this.limit) return Math.ceil((this.#end - now) / 1000);
+    this.used++;
+    return 0;
+  }
+
+  /** The period label the operator reports (2026-11 or 2026-11-23). */
+  periodLabel(): string {
+    const iso = new Date(this.#start).toISOString();
+    return this.period === 'Day' ? iso.slice(0, 10) : iso.slice(0, 7);
+  }
+}
+
+/** The agency's protection: a cap on calls in flight and a per-second bucket. */
+export class ProviderGuard {
+  maxConcurrent: number;
+  inFlight = 0;
+  #perSecond: TokenBucket | null;
+
+  constructor(maxConcurrent: number | null, maxPerSecond: number | null, now: number) {
+    this.maxConcurrent = maxConcurrent ?? Number.POSITIVE_INFINITY;
+    this.#perSecond = maxPerSecond === null ? null : new TokenBucket(maxPerSecond, maxPerSecond, now);
+  }
+
+  reconfigure(maxConcurrent: number | null, maxPerSecond: number | null, now: number): void {
+    this.maxConcurrent = maxConcurrent ?? Number.POSITIVE_INFINITY;
+    if (maxPerSecond === null) this.#perSecond = null;
+    else if (this.#perSecond === null) this.#perSecond = new TokenBucket(maxPerSecond, maxPerSecond, now);
+    else this.#perSecond.reconfigure(maxPerSecond, maxPerSecond);
+  }
+
+  /** Admits one call (the caller must `release` it) or answers why not. */
+  admit(now: number): 'ok' | 'concurrency' | 'rate' {
+    if (this.inFlight >= this.maxConcurrent) return 'concurrency';
+    if (this.#perSecond !== null && this.#perSecond.take(now) > 0) return 'rate';
+    this.inFlight++;
+    return 'ok';
+  }
+
+  release(): void {
+    this.inFlight--;
+  }
+}
+
+/** Consecutive failures open the breaker; after openMs one probe call decides. */
+export class CircuitBreaker {
+  threshold: number;
+  openMs: number;
+  failures = 0;
+  state: 'closed' | 'open' | 'half-open' = 'closed';
+  #openedAt = 0;
+  #probing = false;
+
+  constructor(threshold: number, openMs: number) {
+    this.threshold = threshold;
+    this.openMs = openMs;
+  }
+
+  /** Answers the seconds to wait while open, 0 when a call may go (possibly as the probe). */
+  allow(now: number): number {
+    if (this.state === 'closed') return 0;
+    if (this.state === 'open') {
+      const remaining = this.#openedAt + this.openMs - now;
+      if (remaining > 0) return Math.ceil(remaining / 1000);
+      this.state = 'half-open';
+    }
+    if (this.#probing) return 1;
+    this.#probing = true;
+    return 0;
+  }
+
+  success(): void {
+    this.failures = 0;
+    this.#probing = false;
+    this.state = 'closed';
+  }
+
+  failure(now: number): void {
+    this.failures++;
+    this.#probing = false;
+    if (this.state === 'half-open' || this.failures >= this.threshold) {
+      this.state = 'open';
+      this.#openedAt = now;
+    }
+  }
+}
+
+/** A retry budget per provider: each call earns a fifth of a retry, at most 10 saved. */
+export class RetryBudget {
+  #tokens = 10;
+
+  earn(): void {
+    if (this.#tokens < 10) this.#tokens += 0.2;
+  }
+
+  spend(): boolean {
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}

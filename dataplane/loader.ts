@@ -1,0 +1,55 @@
+// Validates a candidate snapshot completely, builds its runtime, and only then swaps it in.
+// A bad or partial snapshot never replaces a good one.
+import { checkSnapshot, type Snapshot } from '../api/snapshot/index.ts';
+import type { Metering } from './metering.ts';
+import type { Pipeline } from './pipeline.ts';
+import { buildRuntime, retireUnused, RuntimeState } from './runtime.ts';
+import type { Candidate } from './config/source.ts';
+
+export type Log = (record: Record<string, unknown>) => void;
+
+export class Loader {
+  #pipeline: Pipeline;
+  #metering: Metering;
+  #log: Log;
+  #state = new RuntimeState();
+  /** true once a snapshot is in force */
+  ready = false;
+  lastError: string | null = null;
+
+  constructor(pipeline: Pipeline, metering: Metering, log: Log) {
+    this.#pipeline = pipeline;
+    this.#metering = metering;
+    this.#log = log;
+  }
+
+  get state(): RuntimeState {
+    return this.#state;
+  }
+
+  offer = (candidate: Candidate): void => {
+    const problems = checkSnapshot(candidate.snapshot);
+    if (problems.length > 0) return this.refuse(candidate.origin, `invalid snapshot: ${problems.slice(0, 5).join('; ')}`);
+    const snapshot = candidate.snapshot as Snapshot;
+    const current = this.#pipeline.runtime;
+    if (current !== null && current.snapshot.hash === snapshot.hash) return; // nothing changed
+    let runtime;
+    try {
+      runtime = buildRuntime(snapshot, candidate.generation, this.#state, performance.now());
+    } catch (err) {
+      return this.refuse(candidate.origin, (err as Error).message);
+    }
+    this.#pipeline.swap(runtime);
+    retireUnused(snapshot, this.#state);
+    this.ready = true;
+    this.lastError = null;
+    this.#metering.reload('loaded');
+    this.#log({ level: 'info', msg: 'snapshot loaded', origin: candidate.origin, generation: candidate.generation, hash: snapshot.hash, routes: snapshot.routes.length, bindings: snapshot.bindings.length });
+  };
+
+  refuse = (origin: string, message: string): void => {
+    this.lastError = message;
+    this.#metering.reload('rejected');
+    this.#log({ level: 'error', msg: 'snapshot refused; the last good one stays in force', origin, error: message });
+  };
+}

@@ -1,0 +1,245 @@
+// A snapshot compiled for the hot path: the router, the bindings by credential, and per route
+// everything a request needs, built once at load. Long-lived state (buckets, quotas, breakers,
+// connection pools) lives in RuntimeState and survives reloads.
+import { BlockList, isIPv4 } from 'node:net';
+import { Pool } from 'undici';
+import type { ValidateFunction } from 'ajv';
+import { compileRouteSchema, newRouteSchemaAjv, type Snapshot, type SnapshotBinding, type SnapshotProvider, type SnapshotRoute } from '../api/snapshot/index.ts';
+import { CircuitBreaker, ProviderGuard, QuotaCounter, RetryBudget, TokenBucket } from './limits.ts';
+import { compileFieldPaths } from './privacy.ts';
+import { Router } from './router.ts';
+
+export interface ProviderContext {
+  id: string;
+  origin: string;
+  basePath: string;
+  pool: Pool;
+  guard: ProviderGuard;
+  breaker: CircuitBreaker;
+  budget: RetryBudget;
+}
+
+export interface RouteContext {
+  id: string;
+  provider: ProviderContext;
+  /** label values for metrics */
+  providerId: string;
+  /** upstream path pieces: literals at even indexes, template parameter index at odd */
+  upstream: readonly (string | number)[];
+  timeoutMs: number;
+  perTryTimeoutMs: number;
+  retries: number;
+  maxBodyBytes: number;
+  validate: ValidateFunction | null;
+  dropFields: readonly (readonly string[])[];
+  /** parameter names the audit record may show, null = none of them */
+  loggableParams: readonly boolean[];
+  paramNames: readonly string[];
+}
+
+export interface BindingContext {
+  id: string;
+  clientId: string;
+  routes: ReadonlySet<string>;
+  bucket: TokenBucket | null;
+  quota: QuotaCounter | null;
+  sources: BlockList | null;
+  notBefore: number;
+  notAfter: number;
+}
+
+export interface Runtime {
+  snapshot: Snapshot;
+  generation: number;
+  loadedAt: string;
+  router: Router<RouteContext>;
+  byKeyHash: Map<string, BindingContext>;
+  byFingerprint: Map<string, BindingContext>;
+  bySubject: Map<string, BindingContext>;
+  bindings: BindingContext[];
+}
+
+/** What outlives a snapshot. Keyed by object id. */
+export class RuntimeState {
+  buckets = new Map<string, TokenBucket>();
+  quotas = new Map<string, QuotaCounter>();
+  providers = new Map<string, { fingerprint: string; ctx: ProviderContext }>();
+  retiredPools: Pool[] = [];
+}
+
+function providerFingerprint(p: SnapshotProvider): string {
+  return JSON.stringify([p.url, p.tls]);
+}
+
+function providerContext(p: SnapshotProvider, state: RuntimeState, now: number): ProviderContext {
+  const known = state.providers.get(p.id);
+  const fingerprint = providerFingerprint(p);
+  if (known !== undefined && known.fingerprint === fingerprint) {
+    known.ctx.guard.reconfigure(p.maxConcurrent, p.maxRequestsPerSecond, now);
+    known.ctx.breaker.threshold = p.circuitBreaker.consecutiveFailures;
+    known.ctx.breaker.openMs = p.circuitBreaker.openMs;
+    return known.ctx;
+  }
+  const url = new URL(p.url);
+  const tls = p.tls;
+  const pool = new Pool(url.origin, {
+    connections: 256,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    connect:
+      tls === null
+        ? undefined
+        : {
+            ca: tls.ca ?? undefined,
+            cert: tls.cert ?? undefined,
+            key: tls.key ?? undefined,
+            servername: tls.serverName ?? undefined,
+          },
+  });
+  const ctx: ProviderContext = {
+    id: p.id,
+    origin: url.origin,
+    basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),
+    pool,
+    guard: known?.ctx.guard ?? new ProviderGuard(p.maxConcurrent, p.maxRequestsPerSecond, now),
+    breaker: new CircuitBreaker(p.circuitBreaker.consecutiveFailures, p.circuitBreaker.openMs),
+    budget: known?.ctx.budget ?? new RetryBudget(),
+  };
+  if (known !== undefined) state.retiredPools.push(known.ctx.pool);
+  state.providers.set(p.id, { fingerprint, ctx });
+  return ctx;
+}
+
+/** `/inquiry/person/{nationalId}` with params [nationalId] -> ['/inquiry/person/', 0, ''] */
+function compileUpstream(basePath: string, template: string, paramNames: readonly string[]): (string | number)[] {
+  const parts: (string | number)[] = [];
+  let literal = basePath;
+  for (const piece of template.split(/(\{[A-Za-z][A-Za-z0-9_]*\})/)) {
+    if (piece.startsWith('{') && piece.endsWith('}')) {
+      parts.push(literal, paramNames.indexOf(piece.slice(1, -1)));
+      literal = '';
+    } else {
+      literal += piece;
+    }
+  }
+  parts.push(literal);
+  return parts;
+}
+
+function routeContext(r: SnapshotRoute, provider: ProviderContext, validate: ValidateFunction | null): RouteContext {
+  const paramNames = Array.from(r.path.matchAll(/\{([A-Za-z][A-Za-z0-9_]*)\}/g), (m) => m[1] as string);
+  const neverLog = new Set(r.neverLog);
+  return {
+    id: r.id,
+    provider,
+    providerId: provider.id,
+    upstream: compileUpstream(provider.basePath, r.upstreamPath, paramNames),
+    timeoutMs: r.timeoutMs,
+    perTryTimeoutMs: Math.min(r.perTryTimeoutMs, r.timeoutMs),
+    retries: r.retries,
+    maxBodyBytes: r.maxBodyBytes,
+    validate,
+    dropFields: compileFieldPaths(r.dropResponseFields),
+    loggableParams: paramNames.map((n) => !neverLog.has(n)),
+    paramNames,
+  };
+}
+
+function blockListOf(cidrs: readonly string[]): BlockList | null {
+  if (cidrs.length === 0) return null;
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [address, prefix] = cidr.split('/') as [string, string];
+    list.addSubnet(address, Number(prefix), isIPv4(address) ? 'ipv4' : 'ipv6');
+  }
+  return list;
+}
+
+function bindingContext(b: SnapshotBinding, state: RuntimeState, now: number): BindingContext {
+  let bucket: TokenBucket | null = null;
+  if (b.rateLimit !== null) {
+    bucket = state.buckets.get(b.id) ?? new TokenBucket(b.rateLimit.requestsPerSecond, b.rateLimit.burst, now);
+    bucket.reconfigure(b.rateLimit.requestsPerSecond, b.rateLimit.burst);
+    state.buckets.set(b.id, bucket);
+  }
+  let quota: QuotaCounter | null = null;
+  if (b.quota !== null) {
+    quota = state.quotas.get(b.id) ?? new QuotaCounter(b.quota.requests, b.quota.period, now);
+    quota.reconfigure(b.quota.requests, b.quota.period, now);
+    state.quotas.set(b.id, quota);
+  }
+  return {
+    id: b.id,
+    clientId: b.clientId,
+    routes: new Set(b.routes),
+    bucket,
+    quota,
+    sources: blockListOf(b.sourceCIDRs),
+    notBefore: b.notBefore === null ? Number.NEGATIVE_INFINITY : Date.parse(b.notBefore),
+    notAfter: b.notAfter === null ? Number.POSITIVE_INFINITY : Date.parse(b.notAfter),
+  };
+}
+
+/** Normalizes a certificate subject ("CN=a\nO=b" or "CN=a, O=b") for comparison. */
+export function normalizeSubject(subject: string): string {
+  return subject
+    .split(/[\n,]/)
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0)
+    .join(',');
+}
+
+function compileValidators(snapshot: Snapshot): Map<string, ValidateFunction> {
+  const ajv = newRouteSchemaAjv();
+  const validators = new Map<string, ValidateFunction>();
+  for (const r of snapshot.routes) {
+    if (r.requestSchema === null) continue;
+    const compiled = compileRouteSchema(ajv, r.requestSchema);
+    if (typeof compiled === 'string') throw new Error(`route ${r.id}: requestSchema does not compile: ${compiled}`);
+    validators.set(r.id, compiled);
+  }
+  return validators;
+}
+
+/** Builds the hot-path form of a snapshot already checked by checkSnapshot. Throws on what cannot be served. */
+export function buildRuntime(snapshot: Snapshot, generation: number, state: RuntimeState, now: number): Runtime {
+  // Everything that can fail happens before any long-lived state is touched.
+  const validators = compileValidators(snapshot);
+  const providers = new Map<string, ProviderContext>();
+  for (const p of snapshot.providers) providers.set(p.id, providerContext(p, state, now));
+  const router = new Router<RouteContext>();
+  for (const r of snapshot.routes) {
+    const provider = providers.get(r.provider) as ProviderContext; // checkSnapshot verified the reference
+    router.add(r.path, r.methods, routeContext(r, provider, validators.get(r.id) ?? null));
+  }
+  const runtime: Runtime = {
+    snapshot,
+    generation,
+    loadedAt: new Date(now).toISOString(),
+    router,
+    byKeyHash: new Map(),
+    byFingerprint: new Map(),
+    bySubject: new Map(),
+    bindings: [],
+  };
+  for (const b of snapshot.bindings) {
+    const ctx = bindingContext(b, state, now);
+    runtime.bindings.push(ctx);
+    for (const k of b.apiKeys) runtime.byKeyHash.set(k.sha256, ctx);
+    for (const f of b.certFingerprints) runtime.byFingerprint.set(f, ctx);
+    for (const s of b.certSubjects) runtime.bySubject.set(normalizeSubject(s), ctx);
+  }
+  return runtime;
+}
+
+/** Providers no longer in the snapshot: close their pools once in-flight calls end. */
+export function retireUnused(snapshot: Snapshot, state: RuntimeState): void {
+  const live = new Set(snapshot.providers.map((p) => p.id));
+  for (const [id, entry] of state.providers) {
+    if (!live.has(id)) {
+      state.providers.delete(id);
+      state.retiredPools.push(entry.ctx.pool);
+    }
+  }
+  for (const pool of state.retiredPools.splice(0)) void pool.close().catch(() => undefined);
+}
