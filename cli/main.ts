@@ -84,7 +84,7 @@ function compileCommand(paths: string[], format: string): number {
   const { statuses, snapshots, problems } = load(paths);
   for (const p of problems) process.stderr.write(`error: ${p}\n`);
   const out = { snapshots, statuses };
-  process.stdout.write(format === 'json' ? `${JSON.stringify(out, null, 2)}\n` : stringify(out, { lineWidth: 0 }));
+  process.stdout.write(format === 'json' ? `${JSON.stringify(out, null, 2)}\n` : stringify(out, { lineWidth: 0, aliasDuplicateObjects: false }));
   return problems.length > 0 || statuses.some((s) => !fullyAccepted(s)) ? 1 : 0;
 }
 

@@ -19,6 +19,9 @@ export interface BindingResult {
   /** ResolvedRefs=False reason (SecretNotFound, InvalidCredentials, RouteNotFound, RouteNotReady), or null */
   unresolved: Refusal | null;
   requested: number;
+  /** routes whose access policy admits the binding */
+  admitted: number;
+  /** routes the binding may call now: admitted, served, and the binding itself is in the snapshot */
   granted: string[];
   entry: SnapshotBinding | null;
 }
@@ -97,19 +100,28 @@ function admissionRefusal(route: InquiryRoute, binding: ClientBinding, index: Ob
 interface RouteRequest {
   found: RouteResult[];
   missing: string[];
+  /** named routes that exist but are invalid */
+  invalid: string[];
 }
 
 /** Resolves each entry of spec.routes to existing routes on the binding's bus. */
-function resolveRequestedRoutes(binding: ClientBinding, routes: Map<string, RouteResult>, routesByNs: Map<string, RouteResult[]>): RouteRequest {
+function resolveRequestedRoutes(
+  binding: ClientBinding,
+  routes: Map<string, RouteResult>,
+  routesByNs: Map<string, RouteResult[]>,
+  invalidIds: ReadonlySet<string>,
+): RouteRequest {
   const bus = binding.spec.bus;
   const found = new Map<string, RouteResult>();
   const missing: string[] = [];
+  const invalid: string[] = [];
   for (const wanted of binding.spec.routes) {
     const ns = wanted.namespace ?? (wanted.selector === undefined ? nsOf(binding.metadata) : undefined);
     if (wanted.name !== undefined) {
       const id = `${ns}/${wanted.name}`;
       const result = routes.get(id);
-      if (result === undefined) missing.push(id);
+      if (result === undefined && invalidIds.has(`InquiryRoute/${id}`)) invalid.push(id);
+      else if (result === undefined) missing.push(id);
       else if (!result.route.spec.buses.includes(bus)) missing.push(`${id} (not exposed on bus ${bus})`);
       else found.set(id, result);
       continue;
@@ -121,7 +133,7 @@ function resolveRequestedRoutes(binding: ClientBinding, routes: Map<string, Rout
     if (matched.length === 0) missing.push(`selector ${JSON.stringify(wanted.selector)}${ns === undefined ? '' : ` in ${ns}`} on bus ${bus}`);
     for (const r of matched) found.set(r.id, r);
   }
-  return { found: [...found.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), missing };
+  return { found: [...found.values()].sort((a, b) => (a.id < b.id ? -1 : 1)), missing, invalid };
 }
 
 /** Bindings arrive oldest first; each credential belongs to the first binding that holds it. */
@@ -155,11 +167,11 @@ export function processBindings(index: ObjectIndex, routes: Map<string, RouteRes
     const id = idOf(binding.metadata);
     const creds = resolveCredentials(binding, index);
     const conflict = 'reason' in creds ? null : claimCredentials(id, creds, claims);
-    const request = resolveRequestedRoutes(binding, routes, routesByNs);
+    const request = resolveRequestedRoutes(binding, routes, routesByNs, index.invalidIds);
 
     const granted: string[] = [];
     const refused: string[] = [];
-    const notReady: string[] = [];
+    const notReady: string[] = [...request.invalid];
     for (const r of request.found) {
       const why = admissionRefusal(r.route, binding, index);
       if (why !== null) refused.push(why);
@@ -206,8 +218,9 @@ export function processBindings(index: ObjectIndex, routes: Map<string, RouteRes
       id,
       notAccepted,
       unresolved,
-      requested: request.found.length + request.missing.length,
-      granted,
+      requested: request.found.length + request.missing.length + request.invalid.length,
+      admitted: granted.length + notReady.length - request.invalid.length,
+      granted: entry === null ? [] : granted,
       entry,
     });
   }

@@ -35,7 +35,7 @@ export function compile(input: CompileInput): CompileOutput {
   const index = indexObjects(input.objects, input.trustSchema ?? false);
   // 2. providers, 3. routes (oldest first claims a path), 4. bindings (oldest first holds a key)
   const providers = processProviders(index);
-  const routes = processRoutes(index.routes, providers);
+  const routes = processRoutes(index.routes, providers, index.invalidIds);
   const bindings = processBindings(index, routes);
 
   // 5. assemble one snapshot per bus
@@ -112,7 +112,7 @@ export function compile(input: CompileInput): CompileOutput {
   }
   for (const b of bindings.values()) {
     const conditions = [
-      b.notAccepted === null ? ok('Accepted', 'Accepted', `Granted ${b.granted.length} route(s) on bus ${b.binding.spec.bus}.`) : fail('Accepted', b.notAccepted.reason, b.notAccepted.message),
+      b.notAccepted === null ? ok('Accepted', 'Accepted', `Admitted to ${b.admitted} route(s) on bus ${b.binding.spec.bus}.`) : fail('Accepted', b.notAccepted.reason, b.notAccepted.message),
       b.unresolved === null ? ok('ResolvedRefs', 'ResolvedRefs', 'Credentials and requested routes resolved.') : fail('ResolvedRefs', b.unresolved.reason, b.unresolved.message),
       b.entry === null
         ? fail('Programmed', 'Invalid', 'Not programmed: see Accepted and ResolvedRefs.')

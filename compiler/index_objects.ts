@@ -17,6 +17,8 @@ export interface ObjectIndex {
   /** oldest first */
   bindings: ClientBinding[];
   invalid: InvalidObject[];
+  /** `Kind/namespace/name` of the invalid objects: they exist, so a reference to one is not "not found" */
+  invalidIds: Set<string>;
   /** namespace/name -> entry -> decoded value */
   secrets: Map<string, Map<string, string>>;
   namespaceLabels: Map<string, Record<string, string>>;
@@ -24,9 +26,15 @@ export interface ObjectIndex {
 
 function decodeSecret(secret: SecretObject): Map<string, string> {
   const values = new Map<string, string>();
-  for (const [k, v] of Object.entries(secret.data ?? {})) values.set(k, Buffer.from(v, 'base64').toString('utf8'));
+  // Values that are not strings (an unquoted number in YAML) never reach a cluster: the apiserver
+  // refuses the Secret. Files read by the CLI can hold them; they are left out, not guessed at.
+  for (const [k, v] of Object.entries(secret.data ?? {})) {
+    if (typeof v === 'string') values.set(k, Buffer.from(v, 'base64').toString('utf8'));
+  }
   // The apiserver merges stringData over data; so do we.
-  for (const [k, v] of Object.entries(secret.stringData ?? {})) values.set(k, v);
+  for (const [k, v] of Object.entries(secret.stringData ?? {})) {
+    if (typeof v === 'string') values.set(k, v);
+  }
   return values;
 }
 
@@ -42,6 +50,7 @@ export function indexObjects(objects: readonly unknown[], trustSchema: boolean):
     routes: [],
     bindings: [],
     invalid: [],
+    invalidIds: new Set(),
     secrets: new Map(),
     namespaceLabels: new Map(),
   };
@@ -64,6 +73,7 @@ export function indexObjects(objects: readonly unknown[], trustSchema: boolean):
     const errors = trustSchema ? [] : validateObject(obj);
     if (errors.length > 0) {
       index.invalid.push({ ...(obj as unknown as InvalidObject), errors });
+      index.invalidIds.add(`${kind}/${idOf(obj['metadata'] as { name: string })}`);
       continue;
     }
     if (kind === 'ServiceProvider') index.providers.set(idOf(obj['metadata'] as { name: string }), obj as unknown as ServiceProvider);

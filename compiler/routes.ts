@@ -1,4 +1,4 @@
-// Stage 3: routes. Accepted unless a schema is invalid or an older route already serves the
+// Stage 3: routes. Accepted unless a schema is invalid or an older route already holds the
 // same method and path shape on one of its buses; references resolve when the provider exists
 // and resolved its own.
 import { templateShape, type InquiryRoute } from '../api/v1alpha1/index.ts';
@@ -44,7 +44,7 @@ function checkConflict(route: InquiryRoute, id: string, claims: Map<string, stri
       if (owner !== undefined) {
         return {
           reason: 'PathConflict',
-          message: `${method} ${route.spec.path} on bus ${bus} is already served by the older InquiryRoute ${owner}.`,
+          message: `${method} ${route.spec.path} on bus ${bus} already belongs to the older InquiryRoute ${owner}.`,
         };
       }
       keys.push(key);
@@ -54,9 +54,12 @@ function checkConflict(route: InquiryRoute, id: string, claims: Map<string, stri
   return null;
 }
 
-function checkProvider(route: InquiryRoute, providers: Map<string, ProviderResult>): Refusal | null {
+function checkProvider(route: InquiryRoute, providers: Map<string, ProviderResult>, invalidIds: ReadonlySet<string>): Refusal | null {
   const providerId = `${nsOf(route.metadata)}/${route.spec.providerRef.name}`;
   const provider = providers.get(providerId);
+  if (provider === undefined && invalidIds.has(`ServiceProvider/${providerId}`)) {
+    return { reason: 'ProviderNotReady', message: `ServiceProvider ${providerId} is invalid (see its Accepted condition).` };
+  }
   if (provider === undefined) return { reason: 'ProviderNotFound', message: `ServiceProvider ${providerId} does not exist.` };
   if (provider.refusal !== null) return { reason: 'ProviderNotReady', message: `ServiceProvider ${providerId} is not usable: ${provider.refusal.message}` };
   return null;
@@ -84,14 +87,18 @@ function toEntry(route: InquiryRoute, id: string, provider: ProviderResult): Sna
 }
 
 /** Routes arrive oldest first, which is the order conflicts are settled in. */
-export function processRoutes(routes: readonly InquiryRoute[], providers: Map<string, ProviderResult>): Map<string, RouteResult> {
+export function processRoutes(
+  routes: readonly InquiryRoute[],
+  providers: Map<string, ProviderResult>,
+  invalidIds: ReadonlySet<string>,
+): Map<string, RouteResult> {
   const results = new Map<string, RouteResult>();
   const claims = new Map<string, string>();
   const ajv = newRouteSchemaAjv();
   for (const route of routes) {
     const id = idOf(route.metadata);
     const notAccepted = checkSchemas(route, ajv) ?? checkConflict(route, id, claims);
-    const unresolved = checkProvider(route, providers);
+    const unresolved = checkProvider(route, providers, invalidIds);
     const provider = providers.get(`${nsOf(route.metadata)}/${route.spec.providerRef.name}`);
     const entry = notAccepted === null && unresolved === null && provider !== undefined ? toEntry(route, id, provider) : null;
     results.set(id, { route, id, notAccepted, unresolved, entry });

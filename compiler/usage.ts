@@ -8,9 +8,10 @@ export interface Usage {
   quota: string;
 }
 
-/** The quota period that contains `now`: YYYY-MM-DD for Day, YYYY-MM for Month (UTC). */
+/** The quota period that contains `now`: YYYY-MM-DD for Day, YYYY-MM for Month (UTC, whatever offset `now` has). */
 export function quotaPeriod(period: 'Day' | 'Month', now: string): string {
-  return period === 'Day' ? now.slice(0, 10) : now.slice(0, 7);
+  const utc = new Date(now).toISOString();
+  return period === 'Day' ? utc.slice(0, 10) : utc.slice(0, 7);
 }
 
 export function quotaUsage(binding: ClientBinding, now: string): Usage | null {

@@ -6,7 +6,6 @@ export interface RouteMatch<T> {
   methods: Map<string, T>;
   /** "GET, HEAD" for the Allow header */
   allow: string;
-  paramNames: readonly string[];
 }
 
 interface Node<T> {
@@ -22,11 +21,11 @@ export class Router<T> {
 
   /** Adds a route; the compiler already refused conflicting templates. */
   add(template: string, methods: readonly string[], value: T): void {
+    // Parameters are positional: each route maps positions to its own names (routes at one
+    // path may name them differently, on disjoint methods).
     let node = this.#root;
-    const paramNames: string[] = [];
     for (const segment of template.slice(1).split('/')) {
       if (segment.startsWith('{')) {
-        paramNames.push(segment.slice(1, -1));
         node = node.param ??= newNode();
       } else {
         let next = node.children.get(segment);
@@ -34,7 +33,7 @@ export class Router<T> {
         node = next;
       }
     }
-    node.leaf ??= { methods: new Map(), allow: '', paramNames };
+    node.leaf ??= { methods: new Map(), allow: '' };
     for (const m of methods) node.leaf.methods.set(m, value);
     node.leaf.allow = [...node.leaf.methods.keys()].sort().join(', ');
   }

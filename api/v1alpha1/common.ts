@@ -74,16 +74,16 @@ export const ObjectMeta = Type.Object({
   name: Name,
   namespace: Type.Optional(Type.String({ pattern: DNS_LABEL, maxLength: 63 })),
   generation: Type.Optional(Type.Integer({ minimum: 0 })),
-  creationTimestamp: Type.Optional(Type.String()),
+  creationTimestamp: Type.Optional(Type.String({ format: 'date-time' })),
   uid: Type.Optional(Type.String()),
   labels: Type.Optional(StringMap),
   annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
 export type ObjectMeta = Static<typeof ObjectMeta>;
 
-/** Wraps a kind's spec and status into the full resource schema. */
+/** Wraps a kind's spec and status into the full resource schema; an unknown top-level field is refused, as kubectl's strict field validation does. */
 export function Resource<K extends string, S extends TSchema, St extends TSchema>(kind: K, spec: S, status: St) {
-  return Type.Object({
+  return Strict({
     apiVersion: Type.Literal(API_VERSION),
     kind: Type.Literal(kind),
     metadata: ObjectMeta,

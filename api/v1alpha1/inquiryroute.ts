@@ -4,6 +4,9 @@ import { BusName, Conditions, describe, Duration, LabelSelector, LocalObjectRefe
 import { cel } from './cel.ts';
 import { PARAM_CEL_REGEX, PATH_TEMPLATE_PATTERN, hasDotSegment, templateParams } from './pathtemplate.ts';
 
+/** Template parameters per path; bounds the CEL rules' cost. */
+export const MAX_PARAMS = 8;
+
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
 
@@ -107,8 +110,15 @@ export const InquiryRouteSpec = Strict(
         'path and upstreamPath must not contain . or .. segments',
         (s) => !hasDotSegment(s.path) && (s.upstreamPath === undefined || !hasDotSegment(s.upstreamPath)),
       ),
+      // findAll's limit bounds the apiserver's cost estimate; without it the nested scan below
+      // is refused at CRD install time ("estimated rule cost exceeds budget").
       cel<RouteSpecShape>(
-        `self.path.findAll('${PARAM_CEL_REGEX}').all(p, self.path.findAll('${PARAM_CEL_REGEX}').filter(q, q == p).size() == 1)`,
+        `self.path.findAll('${PARAM_CEL_REGEX}', ${MAX_PARAMS + 1}).size() <= ${MAX_PARAMS}`,
+        `path may declare at most ${MAX_PARAMS} template parameters`,
+        (s) => templateParams(s.path).length <= MAX_PARAMS,
+      ),
+      cel<RouteSpecShape>(
+        `self.path.findAll('${PARAM_CEL_REGEX}', ${MAX_PARAMS + 1}).all(p, self.path.findAll('${PARAM_CEL_REGEX}', ${MAX_PARAMS + 1}).filter(q, q == p).size() == 1)`,
         'each path template parameter may appear only once',
         (s) => {
           const params = templateParams(s.path);
@@ -116,7 +126,7 @@ export const InquiryRouteSpec = Strict(
         },
       ),
       cel<RouteSpecShape>(
-        `!has(self.upstreamPath) || self.upstreamPath.findAll('${PARAM_CEL_REGEX}').all(p, p in self.path.findAll('${PARAM_CEL_REGEX}'))`,
+        `!has(self.upstreamPath) || self.upstreamPath.findAll('${PARAM_CEL_REGEX}', ${MAX_PARAMS + 1}).all(p, p in self.path.findAll('${PARAM_CEL_REGEX}', ${MAX_PARAMS + 1}))`,
         'upstreamPath may only use parameters that path declares',
         (s) => {
           if (s.upstreamPath === undefined) return true;

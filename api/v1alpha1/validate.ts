@@ -12,6 +12,19 @@ export interface SchemaError {
   message: string;
 }
 
+/**
+ * A predicate reads fields its object's schema requires, and throws on an object missing one or
+ * holding the wrong type. That object already fails its schema, which says why; like the
+ * apiserver, which skips CEL rules after such errors, the rule is then not reported.
+ */
+function ruleFails(check: (self: unknown) => boolean, data: unknown): boolean {
+  try {
+    return !check(data);
+  } catch {
+    return false;
+  }
+}
+
 function newAjv(): Ajv {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictTypes: false, verbose: true });
   addFormats(ajv, ['date-time', 'uri']);
@@ -27,7 +40,7 @@ function newAjv(): Ajv {
       for (const { rule, message } of rules) {
         const check = predicateFor(rule);
         if (check === undefined) throw new Error(`no predicate declared for CEL rule ${rule}`);
-        if (!check(data)) failed.push({ keyword: 'x-kubernetes-validations', message, params: { rule } });
+        if (ruleFails(check, data)) failed.push({ keyword: 'x-kubernetes-validations', message, params: { rule } });
       }
       (celRules as unknown as { errors: Partial<ErrorObject>[] }).errors = failed;
       return failed.length === 0;

@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# Builds and caches the binaries of the local control plane from the Go module proxy:
+#   kube-apiserver, kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3), helm (helm.sh/helm/v3)
+# at the versions pinned in versions.env, into ${GOZARGAH_CACHE:-$HOME/.cache/gozargah}/bin/<component>-<version>/.
+# A binary already in the cache is not rebuilt, so a second run takes seconds.
+#
+# usage: test/cluster/build.sh [--force] [--regen] [kube|etcd|helm ...]
+#   --force   rebuild even if the cache has the binaries
+#   --regen   regenerate go.mod/go.sum under test/cluster/tools/<module>/ (go mod tidy), then rebuild
+#   kube|etcd|helm   build only these (default: all three; kube = kube-apiserver + kubectl)
+# env: GOZARGAH_CACHE (cache root), GO (go binary), the usual GOPROXY/GOMODCACHE/GOCACHE.
+set -euo pipefail
+
+GZ_LOG_PREFIX=build
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+
+force=0 regen=0 targets=()
+for arg in "$@"; do
+  case "$arg" in
+    --force) force=1 ;;
+    --regen) regen=1 force=1 ;;
+    kube | etcd | helm) targets+=("$arg") ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$arg' (see --help)" ;;
+  esac
+done
+[ ${#targets[@]} -gt 0 ] || targets=(kube etcd helm)
+
+# ---- Go toolchain -----------------------------------------------------------------------------
+find_go() {
+  if [ -n "${GO:-}" ]; then
+    command -v "$GO" >/dev/null 2>&1 || die "GO=$GO is not an executable"
+  elif command -v go >/dev/null 2>&1; then
+    GO=$(command -v go)
+  elif [ -x /usr/local/go/bin/go ]; then
+    GO=/usr/local/go/bin/go
+  else
+    die "'go' not found on PATH (nor /usr/local/go/bin/go). Install Go >= $GO_MIN_VERSION (https://go.dev/dl/) and put it on PATH, or set GO=/path/to/go."
+  fi
+  local v
+  v=$("$GO" env GOVERSION 2>/dev/null) || die "'$GO env GOVERSION' failed; is $GO a working Go toolchain?"
+  v=${v#go}
+  v=${v%% *}
+  if [ "$(printf '%s\n%s\n' "$GO_MIN_VERSION" "$v" | sort -V | head -n1)" != "$GO_MIN_VERSION" ]; then
+    if [ "$("$GO" env GOTOOLCHAIN)" = local ]; then
+      die "Go $v at $GO is older than the required $GO_MIN_VERSION (GOTOOLCHAIN=local). Install a newer Go or set GOTOOLCHAIN=auto."
+    fi
+    log "warning: Go $v < $GO_MIN_VERSION; the go command will switch toolchains (GOTOOLCHAIN=$("$GO" env GOTOOLCHAIN))"
+  fi
+  log "using $GO (go$v), GOMODCACHE=$("$GO" env GOMODCACHE), GOCACHE=$("$GO" env GOCACHE)"
+}
+
+# Module builds: no vendoring, no workspace from a parent directory, no VCS stamping (the modules
+# live inside this git repository, which has nothing to do with the binaries), static binaries.
+export GOFLAGS="-mod=mod -buildvcs=false"
+export GOWORK=off
+export CGO_ENABLED=0
+
+# ---- helpers ----------------------------------------------------------------------------------
+mkdir -p "$GZ_BIN" "$GZ_CACHE/logs"
+GZ_TMP_OUT=
+trap '[ -z "$GZ_TMP_OUT" ] || rm -rf "$GZ_TMP_OUT"' EXIT
+
+# Serialise concurrent build.sh runs sharing a cache.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$GZ_CACHE/.build.lock"
+  if ! flock -n 9; then
+    log "another build.sh holds $GZ_CACHE/.build.lock; waiting for it"
+    flock 9
+  fi
+fi
+
+# in_dir DIR CMD...: runs CMD in DIR (run_logged runs it in a background subshell, so the cd stays there).
+in_dir() { cd "$1" && shift && "$@"; }
+
+# run_logged LOGFILE DESCRIPTION CMD...: runs CMD in the background, printing a progress line every 30s
+# (with the number of packages compiled so far when CMD is `go build -v`); on failure shows the log tail.
+run_logged() {
+  local logfile=$1 what=$2 pid start last rc
+  shift 2
+  start=$SECONDS last=$SECONDS
+  "$@" >"$logfile" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 2
+    if [ $((SECONDS - last)) -ge 30 ]; then
+      last=$SECONDS
+      log "  ... $what: $(gz_dur $((SECONDS - start))) elapsed, $(grep -c . "$logfile" || true) log lines"
+    fi
+  done
+  rc=0
+  wait "$pid" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    log "$what failed (exit $rc); last lines of $logfile:"
+    tail -n 40 "$logfile" >&2
+    die "$what failed"
+  fi
+  log "  $what: done in $(gz_dur $((SECONDS - start)))"
+}
+
+# install_bin TMPFILE FINALPATH VERSIONINFO: atomically places a built binary in the cache and stamps it.
+install_bin() {
+  local tmp=$1 final=$2 info=$3 dir
+  dir=$(dirname "$final")
+  mkdir -p "$dir"
+  rm -f "$dir/.built"
+  mv -f "$tmp" "$final.tmp.$$"
+  mv -f "$final.tmp.$$" "$final"
+  {
+    echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "go=$("$GO" env GOVERSION)"
+    echo "$info"
+  } >"$dir/.built"
+  log "  cached $final ($(du -h "$final" | cut -f1))"
+}
+
+# Writes go.mod for a module directory from scratch: module path + go directive, then `go mod edit` args.
+new_gomod() {
+  local dir=$1 modpath=$2 goversion=$3
+  shift 3
+  mkdir -p "$dir"
+  rm -f "$dir/go.mod" "$dir/go.sum"
+  printf 'module %s\n\ngo %s\n' "$modpath" "$goversion" >"$dir/go.mod"
+  (cd "$dir" && "$GO" mod edit "$@")
+}
+
+# requires GOMOD MODULE VERSION: does GOMOD require MODULE at exactly VERSION (either require form)?
+requires() { grep -qE "^(require)?[[:space:]]*${2//./\\.} ${3//./\\.}([[:space:]]|\$)" "$1"; }
+
+tidy() {
+  local dir=$1 name=$2
+  run_logged "$GZ_CACHE/logs/tidy-$name.log" "go mod tidy ($name)" in_dir "$dir" "$GO" mod tidy
+}
+
+# Downloads (if needed) the modules the packages need, then builds them into OUTDIR.
+go_build() {
+  local dir=$1 name=$2 outdir=$3 tags=$4 ldflags=$5
+  shift 5
+  run_logged "$GZ_CACHE/logs/download-$name.log" "resolve/download modules ($name)" \
+    in_dir "$dir" "$GO" list -deps -tags "$tags" "$@"
+  log "  compiling $* (go build -trimpath, tags '$tags'); full log: $GZ_CACHE/logs/build-$name.log"
+  run_logged "$GZ_CACHE/logs/build-$name.log" "go build ($name)" \
+    in_dir "$dir" "$GO" build -v -trimpath -tags "$tags" -ldflags "$ldflags" -o "$outdir/" "$@"
+}
+
+# ---- kube-apiserver + kubectl -------------------------------------------------------------------
+build_kube() {
+  local V=$KUBERNETES_VERSION dir="$GZ_TOOLS/kube" staging_v minor
+  minor=${V#v1.}
+  minor=${minor%%.*}
+  staging_v="v0.${V#v1.}"
+  if [ "$force" = 0 ] && gz_cached "$KUBE_APISERVER_BIN" && gz_cached "$KUBECTL_BIN"; then
+    log "kube-apiserver + kubectl $V: cached ($(dirname "$KUBE_APISERVER_BIN"), $(dirname "$KUBECTL_BIN"))"
+    return
+  fi
+  log "kube-apiserver + kubectl $V: building (first build takes a while: see README.md for timings)"
+
+  # go.mod is up to date when it requires k8s.io/kubernetes $V and every replace points at $staging_v.
+  local stale=0
+  if [ "$regen" = 1 ] || [ ! -f "$dir/go.mod" ] || [ ! -f "$dir/go.sum" ] ||
+    ! requires "$dir/go.mod" k8s.io/kubernetes "$V" ||
+    grep -E '=> k8s.io/[^ ]+ v' "$dir/go.mod" | grep -qv " $staging_v\$"; then
+    stale=1
+  fi
+  if [ "$stale" = 1 ]; then
+    log "  generating $dir/go.mod (k8s.io/kubernetes $V, staging modules replaced by $staging_v)"
+    local info gomod goline staging m
+    info=$(cd / && "$GO" mod download -json "k8s.io/kubernetes@$V") ||
+      die "cannot download k8s.io/kubernetes@$V from the module proxy ($("$GO" env GOPROXY))"
+    gomod=$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
+    [ -f "$gomod" ] || die "could not locate go.mod of k8s.io/kubernetes@$V (go mod download said: $info)"
+    goline=$(awk '$1 == "go" { print $2; exit }' "$gomod")
+    # Every `k8s.io/<x> => ./staging/src/k8s.io/<x>` of k8s.io/kubernetes becomes `k8s.io/<x> => k8s.io/<x> $staging_v`.
+    staging=$(sed -e 's/^replace[[:space:]]*//' "$gomod" | awk '$2 == "=>" && $3 ~ /^\.\/staging\/src\// { print $1 }' | sort -u)
+    [ -n "$staging" ] || die "found no staging replace directives in $gomod"
+    # shellcheck disable=SC2086  # one module per word
+    log "  $(printf '%s\n' "$staging" | wc -l) staging modules: $(printf '%s ' $staging)"
+    new_gomod "$dir" gozargah.local/test/cluster/tools/kube "$goline" "-require=k8s.io/kubernetes@$V"
+    {
+      printf '\n// k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with ./staging/src/...;\n'
+      printf '// outside its repository they must be replaced with their published %s releases.\nreplace (\n' "$staging_v"
+      for m in $staging; do printf '\t%s => %s %s\n' "$m" "$m" "$staging_v"; done
+      printf ')\n'
+    } >>"$dir/go.mod"
+    cat >"$dir/tools.go" <<'EOF'
+//go:build tools
+
+// Package tools pins the Kubernetes commands built by test/cluster/build.sh. Generated by build.sh.
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+EOF
+    tidy "$dir" kube
+  fi
+
+  local date ld="-s -w" p out
+  date=$(cd "$dir" && "$GO" list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' k8s.io/kubernetes 2>/dev/null) || date=1970-01-01T00:00:00Z
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$V -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$date"
+  done
+  out=$(mktemp -d "$GZ_BIN/.tmp-kube.XXXXXX")
+  GZ_TMP_OUT=$out
+  go_build "$dir" kube "$out" selinux,notest,grpcnotrace "$ld" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+  install_bin "$out/kube-apiserver" "$KUBE_APISERVER_BIN" "module=k8s.io/kubernetes@$V"
+  install_bin "$out/kubectl" "$KUBECTL_BIN" "module=k8s.io/kubernetes@$V"
+  rm -rf "$out"
+  "$KUBE_APISERVER_BIN" --version >&2
+}
+
+# The go directive of a module's own go.mod, as the module proxy serves it.
+module_go_line() {
+  local info gomod
+  info=$(cd / && "$GO" mod download -json "$1") ||
+    die "cannot download $1 from the module proxy ($("$GO" env GOPROXY))"
+  gomod=$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
+  awk '$1 == "go" { print $2; exit }' "$gomod"
+}
+
+# ---- etcd ---------------------------------------------------------------------------------------
+build_etcd() {
+  local V=$ETCD_VERSION dir="$GZ_TOOLS/etcd"
+  if [ "$force" = 0 ] && gz_cached "$ETCD_BIN"; then
+    log "etcd $V: cached ($(dirname "$ETCD_BIN"))"
+    return
+  fi
+  log "etcd $V: building"
+  if [ "$regen" = 1 ] || [ ! -f "$dir/go.mod" ] || [ ! -f "$dir/go.sum" ] ||
+    ! requires "$dir/go.mod" go.etcd.io/etcd/server/v3 "$V"; then
+    log "  generating $dir/go.mod (go.etcd.io/etcd/server/v3 $V)"
+    local goline
+    goline=$(module_go_line "go.etcd.io/etcd/server/v3@$V") || exit 1
+    new_gomod "$dir" gozargah.local/test/cluster/tools/etcd "$goline" "-require=go.etcd.io/etcd/server/v3@$V"
+    tidy "$dir" etcd
+  fi
+  local out
+  out=$(mktemp -d "$GZ_BIN/.tmp-etcd.XXXXXX")
+  GZ_TMP_OUT=$out
+  # main.go is committed: it is etcd's own server/main.go (etcdmain.Main(os.Args)).
+  go_build "$dir" etcd "$out" "" "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=go-module-proxy" .
+  install_bin "$out/etcd" "$ETCD_BIN" "module=go.etcd.io/etcd/server/v3@$V"
+  rm -rf "$out"
+  "$ETCD_BIN" --version >&2
+}
+
+# ---- helm ---------------------------------------------------------------------------------------
+build_helm() {
+  local V=$HELM_VERSION dir="$GZ_TOOLS/helm"
+  if [ "$force" = 0 ] && gz_cached "$HELM_BIN"; then
+    log "helm $V: cached ($(dirname "$HELM_BIN"))"
+    return
+  fi
+  log "helm $V: building"
+  if [ "$regen" = 1 ] || [ ! -f "$dir/go.mod" ] || [ ! -f "$dir/go.sum" ] ||
+    ! requires "$dir/go.mod" helm.sh/helm/v3 "$V"; then
+    log "  generating $dir/go.mod (helm.sh/helm/v3 $V)"
+    local goline
+    goline=$(module_go_line "helm.sh/helm/v3@$V") || exit 1
+    new_gomod "$dir" gozargah.local/test/cluster/tools/helm "$goline" "-require=helm.sh/helm/v3@$V"
+    cat >"$dir/tools.go" <<'EOF'
+//go:build tools
+
+// Package tools pins the helm command built by test/cluster/build.sh. Generated by build.sh.
+package tools
+
+import _ "helm.sh/helm/v3/cmd/helm"
+EOF
+    tidy "$dir" helm
+  fi
+  # Same -X flags as helm's Makefile; the Kubernetes version helm assumes comes from its client-go.
+  local cg maj min ld out
+  cg=$(cd "$dir" && "$GO" list -m -f '{{.Version}}' k8s.io/client-go) || die "cannot read the k8s.io/client-go version of $dir"
+  cg=${cg#v}
+  maj=$((${cg%%.*} + 1))
+  min=${cg#*.}
+  min=${min%%.*}
+  ld="-s -w -X helm.sh/helm/v3/internal/version.version=$V -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  ld="$ld -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=$maj -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$min"
+  ld="$ld -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=$maj -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$min"
+  out=$(mktemp -d "$GZ_BIN/.tmp-helm.XXXXXX")
+  GZ_TMP_OUT=$out
+  go_build "$dir" helm "$out" "" "$ld" helm.sh/helm/v3/cmd/helm
+  install_bin "$out/helm" "$HELM_BIN" "module=helm.sh/helm/v3@$V"
+  rm -rf "$out"
+  "$HELM_BIN" version >&2
+}
+
+# ---- main ---------------------------------------------------------------------------------------
+started=$SECONDS
+need_go=0
+for t in "${targets[@]}"; do
+  case "$t" in
+    kube) { [ "$force" = 1 ] || ! gz_cached "$KUBE_APISERVER_BIN" || ! gz_cached "$KUBECTL_BIN"; } && need_go=1 ;;
+    etcd) { [ "$force" = 1 ] || ! gz_cached "$ETCD_BIN"; } && need_go=1 ;;
+    helm) { [ "$force" = 1 ] || ! gz_cached "$HELM_BIN"; } && need_go=1 ;;
+  esac
+done
+[ "$need_go" = 1 ] && find_go
+log "cache: $GZ_BIN (kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION, helm $HELM_VERSION)"
+for t in "${targets[@]}"; do
+  "build_$t"
+done
+log "all done in $(gz_dur $((SECONDS - started)))"
