@@ -43,9 +43,11 @@ test-unit: $(DEPS) ## unit tests
 test-golden: $(DEPS) ## golden tests of the compiler (UPDATE_GOLDEN=1 rewrites them)
 	$(TAP) $(call tests,golden)
 
-test: lint typecheck crds-check ## everything: lint, type-check, crds-check, unit, golden, CLI
-	$(TAP) $(call tests,unit golden cli dataplane)
-	@echo "make test: all checks passed"
+test: lint typecheck crds-check ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane
+	@mkdir -p .tap
+	$(TAP) $(call tests,unit golden cli dataplane) | tee .tap/last-run.txt
+	@# One plain closing line for CI: assertions passed and failed.
+	@sed -n 's/^Asserts: *\([0-9]*\) pass *\([0-9]* fail\)\{0,1\}.*/\1 passed, \2/p' .tap/last-run.txt | sed 's/, $$/, 0 failed/; s/ fail$$/ failed/' | tail -1
 
 demo: $(DEPS) ## validate and compile the examples, and show the result
 	bash scripts/demo.sh

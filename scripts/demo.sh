@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# make demo: check the examples with the CLI, compile them, then run the dataplane on them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "=== gozargah validate -f examples/ ==="
+node cli/main.ts validate -f examples/
+echo
+echo "=== gozargah compile -f examples/: one snapshot per bus ==="
+node cli/main.ts compile -f examples/ -o json | node -e '
+  let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => {
+    const { snapshots } = JSON.parse(s);
+    for (const [bus, snap] of Object.entries(snapshots))
+      console.log(`  bus ${bus}: ${snap.routes.length} routes, ${snap.bindings.length} bindings, ${snap.providers.length} providers, ${snap.hash}`);
+  });'
+echo
+echo "=== the dataplane, standalone (--manifests examples/), one process per bus ==="
+node scripts/demo.ts 2> >(grep -v '"level":"info"' >&2)
