@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden demo clean
+.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden demo bench-forwarders clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ test: lint typecheck crds-check ## everything: lint, type-check, crds-check, uni
 
 demo: $(DEPS) ## validate and compile the examples, and show the result
 	bash scripts/demo.sh
+
+bench-forwarders: $(DEPS) ## req/s of the dataplane against http-proxy and a bare undici forwarder (not part of make test)
+	node bench/forwarders.ts
 
 clean: ## remove installed dependencies and test output
 	rm -rf node_modules .tap

@@ -32,7 +32,12 @@ export class Loader {
     if (problems.length > 0) return this.refuse(candidate.origin, `invalid snapshot: ${problems.slice(0, 5).join('; ')}`);
     const snapshot = candidate.snapshot as Snapshot;
     const current = this.#pipeline.runtime;
-    if (current !== null && current.snapshot.hash === snapshot.hash) return; // nothing changed
+    if (current !== null && current.snapshot.hash === snapshot.hash) {
+      // Nothing to swap; but the source is valid again (a broken file put back as it was), so
+      // the error of the candidate before no longer describes it.
+      this.lastError = null;
+      return;
+    }
     let runtime;
     try {
       runtime = buildRuntime(snapshot, candidate.generation, this.#state, performance.now());

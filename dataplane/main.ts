@@ -40,6 +40,18 @@ function listen(server: Server, where: { host: string; port: number }): Promise<
   });
 }
 
+/** Resolves when `done()` holds (checked every 20 ms), or after `ms` at the latest. */
+function settle(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve) => {
+    const poll = (): void => {
+      if (done() || Date.now() >= deadline) resolve();
+      else setTimeout(poll, 20);
+    };
+    poll();
+  });
+}
+
 async function main(): Promise<void> {
   let args: DataplaneArgs;
   try {
@@ -73,30 +85,28 @@ async function main(): Promise<void> {
   const [trafficAddress, adminAddress] = await Promise.all([listen(traffic, args.listen), listen(admin, args.adminListen)]);
   log({ level: 'info', msg: 'listening', bus: args.bus, listen: `${trafficAddress.address}:${trafficAddress.port}`, admin: `${adminAddress.address}:${adminAddress.port}`, tls: args.tlsCert !== null });
 
-  const shutdown = (signal: string): void => {
+  const shutdown = async (signal: string): Promise<void> => {
     if (draining) return;
     draining = true;
     served.drain();
     log({ level: 'info', msg: 'shutting down', signal, inFlight: served.inFlight, graceSeconds: args.graceSeconds });
     traffic.close();
     traffic.closeIdleConnections();
-    const deadline = Date.now() + args.graceSeconds * 1000;
-    const wait = setInterval(() => {
-      if (served.inFlight > 0 && Date.now() < deadline) return;
-      clearInterval(wait);
-      if (served.inFlight > 0) log({ level: 'warn', msg: 'grace period over; closing connections', inFlight: served.inFlight });
-      traffic.closeAllConnections();
-      source.stop();
-      void metering.shutdown().finally(() => {
-        log({ level: 'info', msg: 'stopped', served: metering.served });
-        admin.close();
-        admin.closeAllConnections();
-        process.exit(0);
-      });
-    }, 20);
+    await settle(() => served.inFlight === 0, args.graceSeconds * 1000);
+    if (served.inFlight > 0) log({ level: 'warn', msg: 'grace period over; closing connections', inFlight: served.inFlight });
+    traffic.closeAllConnections();
+    // A request cut off just now is recorded a few ticks later, once its upstream call has
+    // aborted: wait for it (briefly), so every transaction reaches the audit log.
+    await settle(() => served.unrecorded <= 0, 1000);
+    source.stop();
+    await metering.shutdown().catch((err: unknown) => log({ level: 'error', msg: 'metering shutdown failed', error: (err as Error).message }));
+    log({ level: 'info', msg: 'stopped', served: metering.served });
+    admin.close();
+    admin.closeAllConnections();
+    process.exit(0);
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 void main();

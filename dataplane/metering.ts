@@ -117,8 +117,7 @@ export class Metering {
   }
 
   async shutdown(): Promise<void> {
-    this.#audit.close();
-    await this.#provider.shutdown();
+    await Promise.all([this.#audit.close(), this.#provider.shutdown()]);
   }
 }
 
@@ -167,8 +166,14 @@ class AuditLog {
     else writeSync(this.#fd, chunk);
   }
 
-  close(): void {
+  /** Resolves once the file has every record: the process exits right after. */
+  close(): Promise<void> {
     this.flush();
-    this.#stream?.end();
+    const stream = this.#stream;
+    if (stream === null) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      stream.once('error', reject);
+      stream.end(() => resolve());
+    });
   }
 }

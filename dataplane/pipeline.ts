@@ -12,7 +12,7 @@ import { downstreamHeaders, upstreamHeaders, wellFormedRequestId } from './heade
 import type { Metering, Transaction } from './metering.ts';
 import { dropFields } from './privacy.ts';
 import { pathProblem, splitPath } from './router.ts';
-import type { BindingContext, RouteContext, Runtime } from './runtime.ts';
+import { releaseProvider, type BindingContext, type RouteContext, type Runtime } from './runtime.ts';
 
 const isProblem = (value: unknown): value is Problem => typeof value === 'object' && value !== null && 'kind' in value && 'detail' in value;
 
@@ -77,6 +77,7 @@ function applyLimits(binding: BindingContext, route: RouteContext, mono: number,
     const what = admitted === 'concurrency' ? `${provider.guard.maxConcurrent} calls in flight` : 'its calls per second';
     return problem(Errors.providerSaturated, `${provider.id} is protected at ${what}; try again shortly.`, { 'retry-after': '1' });
   }
+  provider.calls++; // holds the provider's pool open across a reload until releaseProvider
   return null;
 }
 
@@ -103,7 +104,10 @@ export class Pipeline {
   #runtime: Runtime | null = null;
   #metering: Metering;
   #draining = false;
+  /** requests whose response has not closed yet */
   inFlight = 0;
+  /** requests whose transaction is not recorded yet: a request cut off at shutdown is recorded after its response closed */
+  unrecorded = 0;
 
   constructor(options: PipelineOptions) {
     this.#metering = options.metering;
@@ -124,6 +128,7 @@ export class Pipeline {
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.inFlight++;
+    this.unrecorded++;
     res.once('close', this.#done);
     void this.#serve(req, res);
   };
@@ -178,7 +183,7 @@ export class Pipeline {
       try {
         await this.#call(req, res, tx, startMono, route, binding, matched);
       } finally {
-        route.provider.guard.release();
+        releaseProvider(route.provider);
       }
     } catch (err) {
       process.stderr.write(`${JSON.stringify({ level: 'error', msg: 'request failed', requestId: tx.requestId, error: (err as Error).message })}\n`);
@@ -282,6 +287,7 @@ export class Pipeline {
   }
 
   #finish(tx: Transaction, startMono: number, status: number, code: string): void {
+    this.unrecorded--;
     tx.status = status;
     tx.code = code;
     tx.durationMs = performance.now() - startMono;

@@ -17,6 +17,10 @@ export interface ProviderContext {
   guard: ProviderGuard;
   breaker: CircuitBreaker;
   budget: RetryBudget;
+  /** calls admitted toward the provider and not yet released (see releaseProvider) */
+  calls: number;
+  /** replaced by a reload (new URL or TLS) or removed: the pool closes after its last call */
+  retired: boolean;
 }
 
 export interface RouteContext {
@@ -64,7 +68,8 @@ export class RuntimeState {
   buckets = new Map<string, TokenBucket>();
   quotas = new Map<string, QuotaCounter>();
   providers = new Map<string, { fingerprint: string; ctx: ProviderContext }>();
-  retiredPools: Pool[] = [];
+  /** providers replaced by the snapshot being built, retired once it is in force */
+  replaced: ProviderContext[] = [];
 }
 
 function providerFingerprint(p: SnapshotProvider): string {
@@ -104,8 +109,10 @@ function providerContext(p: SnapshotProvider, state: RuntimeState, now: number):
     guard: known?.ctx.guard ?? new ProviderGuard(p.maxConcurrent, p.maxRequestsPerSecond, now),
     breaker: new CircuitBreaker(p.circuitBreaker.consecutiveFailures, p.circuitBreaker.openMs),
     budget: known?.ctx.budget ?? new RetryBudget(),
+    calls: 0,
+    retired: false,
   };
-  if (known !== undefined) state.retiredPools.push(known.ctx.pool);
+  if (known !== undefined) state.replaced.push(known.ctx);
   state.providers.set(p.id, { fingerprint, ctx });
   return ctx;
 }
@@ -155,7 +162,7 @@ function blockListOf(cidrs: readonly string[]): BlockList | null {
   return list;
 }
 
-function bindingContext(b: SnapshotBinding, state: RuntimeState, now: number): BindingContext {
+function bindingContext(b: SnapshotBinding, state: RuntimeState, now: number, wall: number): BindingContext {
   let bucket: TokenBucket | null = null;
   if (b.rateLimit !== null) {
     bucket = state.buckets.get(b.id) ?? new TokenBucket(b.rateLimit.requestsPerSecond, b.rateLimit.burst, now);
@@ -164,8 +171,9 @@ function bindingContext(b: SnapshotBinding, state: RuntimeState, now: number): B
   }
   let quota: QuotaCounter | null = null;
   if (b.quota !== null) {
-    quota = state.quotas.get(b.id) ?? new QuotaCounter(b.quota.requests, b.quota.period, now);
-    quota.reconfigure(b.quota.requests, b.quota.period, now);
+    // Quota periods are calendar days and months: wall-clock time, as QuotaCounter.take gets.
+    quota = state.quotas.get(b.id) ?? new QuotaCounter(b.quota.requests, b.quota.period, wall);
+    quota.reconfigure(b.quota.requests, b.quota.period, wall);
     state.quotas.set(b.id, quota);
   }
   return {
@@ -180,12 +188,17 @@ function bindingContext(b: SnapshotBinding, state: RuntimeState, now: number): B
   };
 }
 
-/** Normalizes a certificate subject ("CN=a\nO=b" or "CN=a, O=b") for comparison. */
+/**
+ * Normalizes a certificate subject ("CN=a\nO=b" or "CN=a, O=b") for comparison. The attributes
+ * are sorted: a certificate usually encodes O before CN while a binding writes the subject the
+ * RFC 4514 way (CN first), and either order names the same subject.
+ */
 export function normalizeSubject(subject: string): string {
   return subject
     .split(/[\n,]/)
     .map((part) => part.trim())
     .filter((part) => part.length > 0)
+    .sort()
     .join(',');
 }
 
@@ -212,10 +225,12 @@ export function buildRuntime(snapshot: Snapshot, generation: number, state: Runt
     const provider = providers.get(r.provider) as ProviderContext; // checkSnapshot verified the reference
     router.add(r.path, r.methods, routeContext(r, provider, validators.get(r.id) ?? null));
   }
+  // `now` is monotonic (performance.now()), for buckets; dates need the wall clock.
+  const wall = Date.now();
   const runtime: Runtime = {
     snapshot,
     generation,
-    loadedAt: new Date(now).toISOString(),
+    loadedAt: new Date(wall).toISOString(),
     router,
     byKeyHash: new Map(),
     byFingerprint: new Map(),
@@ -223,7 +238,7 @@ export function buildRuntime(snapshot: Snapshot, generation: number, state: Runt
     bindings: [],
   };
   for (const b of snapshot.bindings) {
-    const ctx = bindingContext(b, state, now);
+    const ctx = bindingContext(b, state, now, wall);
     runtime.bindings.push(ctx);
     for (const k of b.apiKeys) runtime.byKeyHash.set(k.sha256, ctx);
     for (const f of b.certFingerprints) runtime.byFingerprint.set(f, ctx);
@@ -232,14 +247,29 @@ export function buildRuntime(snapshot: Snapshot, generation: number, state: Runt
   return runtime;
 }
 
-/** Providers no longer in the snapshot: close their pools once in-flight calls end. */
+/**
+ * Providers replaced or no longer in the snapshot: close their pools once in-flight calls end.
+ * Not at once: a request keeps the runtime it started with, and one still receiving its body
+ * has not called the agency yet; a closed undici pool would refuse it.
+ */
 export function retireUnused(snapshot: Snapshot, state: RuntimeState): void {
   const live = new Set(snapshot.providers.map((p) => p.id));
   for (const [id, entry] of state.providers) {
     if (!live.has(id)) {
       state.providers.delete(id);
-      state.retiredPools.push(entry.ctx.pool);
+      state.replaced.push(entry.ctx);
     }
   }
-  for (const pool of state.retiredPools.splice(0)) void pool.close().catch(() => undefined);
+  for (const ctx of state.replaced.splice(0)) {
+    ctx.retired = true;
+    if (ctx.calls === 0) closePool(ctx);
+  }
 }
+
+/** Ends a call admitted by ProviderGuard.admit (counted in `calls`); the last call of a retired provider closes its pool. */
+export function releaseProvider(ctx: ProviderContext): void {
+  ctx.guard.release();
+  if (--ctx.calls === 0 && ctx.retired) closePool(ctx);
+}
+
+const closePool = (ctx: ProviderContext): void => void ctx.pool.close().catch(() => undefined);

@@ -6,23 +6,26 @@ import { compile, parseManifests, type ManifestFile } from '../../compiler/index
 import { SNAPSHOT_API_VERSION, snapshotHash, type Snapshot } from '../../api/snapshot/index.ts';
 import type { Candidate, ConfigSource } from './source.ts';
 
-function readDir(dir: string): ManifestFile[] {
+/** The manifest files under dir, and the directories read (to watch). */
+function readDir(dir: string): { files: ManifestFile[]; dirs: string[] } {
   const files: ManifestFile[] = [];
+  const dirs: string[] = [];
   const visit = (path: string): void => {
     if (statSync(path).isDirectory()) {
+      dirs.push(path);
       for (const entry of readdirSync(path).sort()) if (!entry.startsWith('.')) visit(join(path, entry));
     } else if (/\.(ya?ml|json)$/i.test(path)) {
       files.push({ name: path, text: readFileSync(path, 'utf8') });
     }
   };
   visit(dir);
-  return files;
+  return { files, dirs };
 }
 
 export class ManifestsSource implements ConfigSource {
   #dir: string;
   #bus: string;
-  #watcher: FSWatcher | null = null;
+  #watchers = new Map<string, FSWatcher>();
   #timer: NodeJS.Timeout | null = null;
   #generation = 0;
   #log: (record: Record<string, unknown>) => void;
@@ -34,11 +37,16 @@ export class ManifestsSource implements ConfigSource {
   }
 
   start(deliver: (c: Candidate) => void, fail: (origin: string, message: string) => void): void {
+    const changed = (): void => {
+      if (this.#timer === null) this.#timer = setTimeout(load, 150);
+    };
     const load = (): void => {
       this.#timer = null;
       let files: ManifestFile[];
       try {
-        files = readDir(this.#dir);
+        const read = readDir(this.#dir);
+        files = read.files;
+        this.#watch(read.dirs, changed);
       } catch (err) {
         fail(this.#dir, (err as Error).message);
         return;
@@ -59,14 +67,39 @@ export class ManifestsSource implements ConfigSource {
       const snapshot = snapshots[this.#bus] ?? emptySnapshot(this.#bus);
       deliver({ snapshot, generation: ++this.#generation, origin: this.#dir });
     };
+    this.#watch([this.#dir], changed);
     load();
-    this.#watcher = watch(this.#dir, { recursive: true }, () => {
-      if (this.#timer === null) this.#timer = setTimeout(load, 150);
-    });
+  }
+
+  /**
+   * One non-recursive watch per directory read. Not `watch(dir, { recursive: true })`: on Linux
+   * Node emulates it with a watch per file, which misses a file replaced by rename (an atomic
+   * write, a ConfigMap update) from the second replacement on. A directory's own watch reports
+   * every entry created, renamed or written in it.
+   */
+  #watch(dirs: readonly string[], changed: () => void): void {
+    const live = new Set(dirs);
+    for (const [dir, watcher] of this.#watchers) {
+      if (live.has(dir)) continue;
+      watcher.close();
+      this.#watchers.delete(dir);
+    }
+    for (const dir of dirs) {
+      if (this.#watchers.has(dir)) continue;
+      const watcher = watch(dir, changed);
+      // A directory removed under us: forget it; the reload its removal triggers re-reads the tree.
+      watcher.on('error', () => {
+        watcher.close();
+        this.#watchers.delete(dir);
+        changed();
+      });
+      this.#watchers.set(dir, watcher);
+    }
   }
 
   stop(): void {
-    this.#watcher?.close();
+    for (const watcher of this.#watchers.values()) watcher.close();
+    this.#watchers.clear();
     if (this.#timer !== null) clearTimeout(this.#timer);
   }
 }

@@ -8,6 +8,7 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 export const NODE = join(ROOT, 'node_modules/.bin/node');
 
 export interface RunningDataplane {
+  /** https:// when started with --tls-cert */
   url: string;
   adminUrl: string;
   process: ChildProcess;
@@ -30,14 +31,14 @@ export async function startDataplane(args: string[], options: { env?: NodeJS.Pro
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   child.stdout?.resume();
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
-  const listening = await new Promise<{ listen: string; admin: string }>((resolveListen, reject) => {
+  const listening = await new Promise<{ listen: string; admin: string; tls: boolean }>((resolveListen, reject) => {
     const timer = setTimeout(() => reject(new Error(`dataplane did not start:\n${stderr}`)), 20_000);
     const check = (): void => {
       for (const line of stderr.split('\n')) {
         if (!line.includes('"listening"')) continue;
         clearTimeout(timer);
         child.stderr?.off('data', check);
-        resolveListen(JSON.parse(line) as { listen: string; admin: string });
+        resolveListen(JSON.parse(line) as { listen: string; admin: string; tls: boolean });
         return;
       }
     };
@@ -45,7 +46,7 @@ export async function startDataplane(args: string[], options: { env?: NodeJS.Pro
     void exited.then((code) => reject(new Error(`dataplane exited with ${code}:\n${stderr}`)));
   });
   const running: RunningDataplane = {
-    url: `http://${listening.listen}`,
+    url: `${listening.tls ? 'https' : 'http'}://${listening.listen}`,
     adminUrl: `http://${listening.admin}`,
     process: child,
     auditPath,

@@ -19,6 +19,8 @@ export interface Pki {
   ca: KeyPair;
   server: KeyPair;
   client(cn: string, org: string): KeyPair;
+  /** a client certificate signed by the CA with this openssl subject, e.g. /O=Org/CN=name */
+  clientWithSubject(subject: string): KeyPair;
   selfSigned(cn: string): KeyPair;
 }
 
@@ -52,6 +54,7 @@ export function makePki(): Pki {
     ca,
     server,
     client: (cn, org) => signed(dir, `client${++n}`, `/CN=${cn}/O=${org}`, 'extendedKeyUsage=clientAuth\n'),
+    clientWithSubject: (subject) => signed(dir, `client${++n}`, subject, 'extendedKeyUsage=clientAuth\n'),
     selfSigned: (cn) => {
       const name = `self${++n}`;
       openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${cn}`], dir);
