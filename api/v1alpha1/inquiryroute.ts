@@ -6,6 +6,12 @@ import { PARAM_CEL_REGEX, PATH_TEMPLATE_PATTERN, hasDotSegment, templateParams }
 
 /** Template parameters per path; bounds the CEL rules' cost. */
 export const MAX_PARAMS = 8;
+/**
+ * The apiserver estimates a CEL rule's cost from the longest string it may see; at 200
+ * characters the duplicate-parameter rule's estimate exceeds the per-rule budget (measured
+ * against kube-apiserver v1.36), at 160 it fits with room.
+ */
+export const PATH_MAX_LENGTH = 160;
 
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
@@ -78,7 +84,7 @@ export const InquiryRouteSpec = Strict(
     providerRef: describe(LocalObjectReference, 'The ServiceProvider (same namespace) that answers this inquiry.'),
     path: Type.String({
       minLength: 2,
-      maxLength: 256,
+      maxLength: PATH_MAX_LENGTH,
       pattern: PATH_TEMPLATE_PATTERN,
       description: 'Public path template, e.g. /civil-registry/v1/persons/{nationalId}.',
     }),
@@ -110,8 +116,8 @@ export const InquiryRouteSpec = Strict(
         'path and upstreamPath must not contain . or .. segments',
         (s) => !hasDotSegment(s.path) && (s.upstreamPath === undefined || !hasDotSegment(s.upstreamPath)),
       ),
-      // findAll's limit bounds the apiserver's cost estimate; without it the nested scan below
-      // is refused at CRD install time ("estimated rule cost exceeds budget").
+      // The nested scan below is estimated from path's maxLength (PATH_MAX_LENGTH); longer paths
+      // get the CRD refused at install time ("estimated rule cost exceeds budget").
       cel<RouteSpecShape>(
         `self.path.findAll('${PARAM_CEL_REGEX}', ${MAX_PARAMS + 1}).size() <= ${MAX_PARAMS}`,
         `path may declare at most ${MAX_PARAMS} template parameters`,
