@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden demo bench-forwarders clean
+.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-integration cluster-build cluster-up cluster-down demo bench-forwarders clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,9 +43,21 @@ test-unit: $(DEPS) ## unit tests
 test-golden: $(DEPS) ## golden tests of the compiler (UPDATE_GOLDEN=1 rewrites them)
 	$(TAP) $(call tests,golden)
 
-test: lint typecheck crds-check ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane
+cluster-build: ## build (once) and cache kube-apiserver, kubectl, etcd and helm from the Go module proxy
+	bash test/cluster/build.sh
+
+cluster-up: cluster-build ## start a local control plane; prints the KUBECONFIG to use
+	bash test/cluster/up.sh
+
+cluster-down: ## stop the local control plane
+	bash test/cluster/down.sh
+
+test-integration: $(DEPS) cluster-build ## tests against a real kube-apiserver + etcd
+	$(TAP) $(call tests,integration)
+
+test: lint typecheck crds-check cluster-build ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, integration
 	@mkdir -p .tap
-	$(TAP) $(call tests,unit golden cli dataplane) | tee .tap/last-run.txt
+	$(TAP) $(call tests,unit golden cli dataplane integration) | tee .tap/last-run.txt
 	@# One plain closing line for CI: assertions passed and failed.
 	@sed -n 's/^Asserts: *\([0-9]*\) pass *\([0-9]* fail\)\{0,1\}.*/\1 passed, \2/p' .tap/last-run.txt | sed 's/, $$/, 0 failed/; s/ fail$$/ failed/' | tail -1
 
