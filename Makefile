@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-integration cluster-build cluster-up cluster-down demo bench-forwarders clean
+.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-integration cluster-build cluster-up cluster-down demo bench-forwarders bench-compile clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ demo: $(DEPS) ## validate and compile the examples, and show the result
 
 bench-forwarders: $(DEPS) ## req/s of the dataplane against http-proxy and a bare undici forwarder (not part of make test)
 	node bench/forwarders.ts
+
+bench-compile: $(DEPS) ## compile time, peak memory and snapshot size at 10,000 routes / 5,000 bindings
+	node bench/compile-scale.ts
 
 clean: ## remove installed dependencies and test output
 	rm -rf node_modules .tap

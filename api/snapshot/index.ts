@@ -2,3 +2,4 @@ export * from './v1.ts';
 export { canonicalJSON, snapshotHash } from './hash.ts';
 export { checkSnapshot } from './validate.ts';
 export { newRouteSchemaAjv, compileRouteSchema } from './routeschema.ts';
+export { splitSnapshot, joinSnapshot, shardPrefix, SHARD_BYTES, type SnapshotManifest, type ShardRef, type Shard } from './shards.ts';
