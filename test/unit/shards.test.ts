@@ -32,7 +32,8 @@ t.test('a corrupted, missing or foreign shard is refused with the reason', async
   const { manifest, shards } = splitSnapshot(small, 1, 200);
   const corrupted = asMap(shards);
   const first = shards[0]?.name as string;
-  (corrupted.get(first) as Buffer)[10] ^= 0xff;
+  const bytes = corrupted.get(first) as Buffer;
+  bytes.writeUInt8(bytes.readUInt8(10) ^ 0xff, 10);
   t2.match(joinSnapshot(manifest, corrupted), [`shard ${first} does not match its hash in the manifest`]);
 
   const missing = asMap(shards);
