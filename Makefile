@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-integration cluster-build cluster-up cluster-down demo bench-forwarders bench-compile clean
+.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-integration cluster-build cluster-up cluster-down demo bench-forwarders bench-compile bench-memory clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench-forwarders: $(DEPS) ## req/s of the dataplane against http-proxy and a bar
 
 bench-compile: $(DEPS) ## compile time, peak memory and snapshot size at 10,000 routes / 5,000 bindings
 	node bench/compile-scale.ts
+
+bench-memory: $(DEPS) ## dataplane resident memory with 10 and with 10,000 routes loaded
+	node bench/dataplane-memory.ts
 
 clean: ## remove installed dependencies and test output
 	rm -rf node_modules .tap
