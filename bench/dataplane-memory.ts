@@ -12,7 +12,8 @@ const ROOT = resolve(import.meta.dirname, '..');
 async function residentMB(routes: number, bindings: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'gozargah-mem-'));
   const file = join(dir, 'snapshot.json');
-  writeFileSync(file, JSON.stringify(compile({ objects: scaleObjects(routes, bindings), now: new Date().toISOString() })));
+  // The bare snapshot of the bus, as the cluster source delivers it (no statuses).
+  writeFileSync(file, JSON.stringify(compile({ objects: scaleObjects(routes, bindings), now: new Date().toISOString() }).snapshots['default']));
   const child = spawn(process.execPath, [join(ROOT, 'dataplane/main.ts'), '--snapshot', file, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--audit-log', join(dir, 'audit.jsonl')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   await new Promise<void>((res, rej) => {
