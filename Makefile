@@ -58,7 +58,9 @@ test-integration: $(DEPS) cluster-build ## tests against a real kube-apiserver +
 test: lint typecheck crds-check cluster-build ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, integration
 	@mkdir -p .tap
 	$(TAP) $(call tests,unit golden cli dataplane integration) | tee .tap/last-run.txt
-	@# One plain closing line for CI: assertions passed and failed.
+	@# One plain closing line for CI: assertions passed and failed, on a line of its own
+	@# (tap's reporter may leave a terminal escape without a newline).
+	@echo
 	@sed -n 's/^Asserts: *\([0-9]*\) pass *\([0-9]* fail\)\{0,1\}.*/\1 passed, \2/p' .tap/last-run.txt | sed 's/, $$/, 0 failed/; s/ fail$$/ failed/' | tail -1
 
 demo: $(DEPS) ## validate and compile the examples, and show the result

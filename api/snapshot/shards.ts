@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { canonicalJSON } from './hash.ts';
+import { manifestSecretName, snapshotLabel } from './secrets.ts';
 import { checkSnapshot } from './validate.ts';
 import { SNAPSHOT_API_VERSION, type Snapshot } from './v1.ts';
 
@@ -38,7 +39,7 @@ const sha256 = (data: Buffer): string => createHash('sha256').update(data).diges
 
 /** Shard name prefix for a bus and snapshot: `gozargah-snapshot-<bus>-<first 12 hex of the hash>`. */
 export function shardPrefix(bus: string, hash: string): string {
-  return `gozargah-snapshot-${bus}-${hash.replace(/^sha256:/, '').slice(0, 12)}`;
+  return `${manifestSecretName(bus)}-${snapshotLabel(hash)}`;
 }
 
 /** Cuts a snapshot into shards and the manifest that lists them. Pure. */
