@@ -1,7 +1,7 @@
 // Stage 4: bindings. Resolve credentials and requested routes, apply each route's access
 // policy, and refuse a binding whose credential another, older binding already holds.
 import { createHash } from 'node:crypto';
-import type { ClientBinding, InquiryRoute } from '../api/v1alpha1/index.ts';
+import { normalizeSubject, type ClientBinding, type InquiryRoute } from '../api/v1alpha1/index.ts';
 import type { SnapshotBinding } from '../api/snapshot/index.ts';
 import { namespaceLabelsOf, type ObjectIndex } from './index_objects.ts';
 import type { RouteResult } from './routes.ts';
@@ -42,7 +42,7 @@ function resolveCredentials(binding: ClientBinding, index: ObjectIndex): Credent
   const out: Credentials = {
     apiKeys: [],
     fingerprints: [...new Set((creds.certificates?.fingerprints ?? []).map(normalizeFingerprint))].sort(),
-    subjects: [...new Set(creds.certificates?.subjects ?? [])].sort(),
+    subjects: [...new Set((creds.certificates?.subjects ?? []).map(normalizeSubject))].sort(),
   };
   if (creds.apiKeys !== undefined) {
     const name = creds.apiKeys.secretRef.name;

@@ -2,6 +2,7 @@
 // everything a request needs, built once at load. Long-lived state (buckets, quotas, breakers,
 // connection pools) lives in RuntimeState and survives reloads.
 import { BlockList, isIPv4 } from 'node:net';
+import { normalizeSubject } from '../api/v1alpha1/index.ts';
 import { Pool } from 'undici';
 import type { ValidateFunction } from 'ajv';
 import { compileRouteSchema, newRouteSchemaAjv, type Snapshot, type SnapshotBinding, type SnapshotProvider, type SnapshotRoute } from '../api/snapshot/index.ts';
@@ -188,19 +189,7 @@ function bindingContext(b: SnapshotBinding, state: RuntimeState, now: number, wa
   };
 }
 
-/**
- * Normalizes a certificate subject ("CN=a\nO=b" or "CN=a, O=b") for comparison. The attributes
- * are sorted: a certificate usually encodes O before CN while a binding writes the subject the
- * RFC 4514 way (CN first), and either order names the same subject.
- */
-export function normalizeSubject(subject: string): string {
-  return subject
-    .split(/[\n,]/)
-    .map((part) => part.trim())
-    .filter((part) => part.length > 0)
-    .sort()
-    .join(',');
-}
+export { normalizeSubject };
 
 function compileValidators(snapshot: Snapshot): Map<string, ValidateFunction> {
   const ajv = newRouteSchemaAjv();

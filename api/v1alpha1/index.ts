@@ -7,3 +7,4 @@ export * from './kinds.ts';
 export * from './pathtemplate.ts';
 export { validateObject, type SchemaError } from './validate.ts';
 export { generateCRDs, toStructural } from './crd.ts';
+export { normalizeSubject } from './subject.ts';
