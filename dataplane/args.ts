@@ -4,6 +4,10 @@ import { parseArgs } from 'node:util';
 export interface DataplaneArgs {
   manifests: string | null;
   snapshot: string | null;
+  /** cluster mode: the namespace the operator publishes this bus's snapshot in */
+  namespace: string | null;
+  /** cluster mode: null means the in-cluster service account */
+  kubeconfig: string | null;
   bus: string;
   listen: { host: string; port: number };
   adminListen: { host: string; port: number };
@@ -14,9 +18,11 @@ export interface DataplaneArgs {
   graceSeconds: number;
 }
 
-export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FILE) [options]
+export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FILE | --namespace NS) [options]
   --manifests DIR        compile the YAML in DIR with the project's compiler; reload on change
   --snapshot FILE        serve a compiled snapshot (gozargah compile -o json); reload on change
+  --namespace NS         serve the snapshot the operator publishes as Secrets in NS; watch it
+  --kubeconfig FILE      with --namespace: the API server and credentials (default: in-cluster)
   --bus NAME             the bus this replica serves (default: default)
   --listen HOST:PORT     inquiry traffic (default: 0.0.0.0:8080)
   --tls-cert FILE        serve HTTPS with this certificate ...
@@ -42,6 +48,8 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
       options: {
         manifests: { type: 'string' },
         snapshot: { type: 'string' },
+        namespace: { type: 'string' },
+        kubeconfig: { type: 'string' },
         bus: { type: 'string', default: 'default' },
         listen: { type: 'string', default: '0.0.0.0:8080' },
         'admin-listen': { type: 'string', default: '0.0.0.0:9090' },
@@ -55,7 +63,10 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
   } catch (err) {
     throw new ArgsError((err as Error).message);
   }
-  if ((values.manifests === undefined) === (values.snapshot === undefined)) throw new ArgsError('give exactly one of --manifests DIR or --snapshot FILE');
+  const sources = [values.manifests, values.snapshot, values.namespace].filter((v) => v !== undefined);
+  if (sources.length !== 1) throw new ArgsError('give exactly one of --manifests DIR, --snapshot FILE or --namespace NS');
+  if (values.kubeconfig !== undefined && values.namespace === undefined) throw new ArgsError('--kubeconfig goes with --namespace NS');
+  if (values.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.namespace)) throw new ArgsError(`--namespace must be a DNS label, got ${values.namespace}`);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new ArgsError('--tls-cert and --tls-key go together');
   if (values['client-ca'] !== undefined && values['tls-cert'] === undefined) throw new ArgsError('--client-ca needs --tls-cert and --tls-key');
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.bus)) throw new ArgsError(`--bus must be a DNS label, got ${values.bus}`);
@@ -64,6 +75,8 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
   return {
     manifests: values.manifests ?? null,
     snapshot: values.snapshot ?? null,
+    namespace: values.namespace ?? null,
+    kubeconfig: values.kubeconfig ?? null,
     bus: values.bus,
     listen: hostPort('--listen', values.listen),
     adminListen: hostPort('--admin-listen', values['admin-listen']),

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ArgsError, parseDataplaneArgs, USAGE, type DataplaneArgs } from './args.ts';
 import { createAdminServer } from './admin.ts';
+import { ClusterSource } from './config/cluster.ts';
 import { ManifestsSource } from './config/manifests.ts';
 import { SnapshotFileSource } from './config/snapshot-file.ts';
 import type { ConfigSource } from './config/source.ts';
@@ -31,6 +32,13 @@ function trafficServer(args: DataplaneArgs, pipeline: Pipeline): Server {
     },
     pipeline.handle,
   );
+}
+
+/** args.ts has checked that exactly one source was given. */
+function configSource(args: DataplaneArgs): ConfigSource {
+  if (args.manifests !== null) return new ManifestsSource(args.manifests, args.bus, log);
+  if (args.namespace !== null) return new ClusterSource(args.kubeconfig, args.namespace, args.bus, log);
+  return new SnapshotFileSource(args.snapshot as string, args.bus);
 }
 
 function listen(server: Server, where: { host: string; port: number }): Promise<AddressInfo> {
@@ -76,7 +84,7 @@ async function main(): Promise<void> {
   });
   pipeline = new Pipeline({ metering });
   loader = new Loader(pipeline, metering, log);
-  const source: ConfigSource = args.manifests !== null ? new ManifestsSource(args.manifests, args.bus, log) : new SnapshotFileSource(args.snapshot as string, args.bus);
+  const source = configSource(args);
   source.start(loader.offer, loader.refuse);
 
   const traffic = trafficServer(args, pipeline);

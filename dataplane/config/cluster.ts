@@ -1,0 +1,138 @@
+// --namespace NS [--kubeconfig FILE]: the snapshot the operator publishes as Secrets (see
+// operator/publish.ts), watched through the Kubernetes API. One informer over the bus's Secrets
+// (shards and manifest share a label) holds all of them; whenever the manifest or a shard it names
+// changes, the shards are joined and verified and the result is offered to the loader.
+import { CoreV1Api, KubeConfig, makeInformer, type Informer, type ObjectCache, type V1Secret } from '@kubernetes/client-node';
+import { BUS_LABEL, joinSnapshot, MANIFEST_DATA_KEY, manifestSecretName, SHARD_DATA_KEY, type SnapshotManifest } from '../../api/snapshot/index.ts';
+import type { Candidate, ConfigSource } from './source.ts';
+
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+/** Shards are written before the manifest, so one missing is normally seconds from arriving; past this, say so. */
+const MISSING_SHARD_REPORT_MS = 30_000;
+
+type SecretCache = Informer<V1Secret> & ObjectCache<V1Secret>;
+
+export class ClusterSource implements ConfigSource {
+  #kubeconfig: string | null;
+  #namespace: string;
+  #bus: string;
+  #log: (record: Record<string, unknown>) => void;
+  #informer: SecretCache | null = null;
+  #stopped = false;
+  #timers = new Set<NodeJS.Timeout>();
+  #backoff = BACKOFF_MIN_MS;
+  #assembleQueued = false;
+  #missingTimer: NodeJS.Timeout | null = null;
+  /** resourceVersions of the manifest and its shards at the last attempt: events that change neither cost nothing */
+  #attempted = '';
+
+  /** kubeconfig null: the in-cluster service account. */
+  constructor(kubeconfig: string | null, namespace: string, bus: string, log: (record: Record<string, unknown>) => void) {
+    this.#kubeconfig = kubeconfig;
+    this.#namespace = namespace;
+    this.#bus = bus;
+    this.#log = log;
+  }
+
+  get #origin(): string {
+    return `secret ${this.#namespace}/${manifestSecretName(this.#bus)}`;
+  }
+
+  start(deliver: (c: Candidate) => void, fail: (origin: string, message: string) => void): void {
+    const kc = new KubeConfig();
+    if (this.#kubeconfig === null) kc.loadFromCluster();
+    else kc.loadFromFile(this.#kubeconfig);
+    const api = kc.makeApiClient(CoreV1Api);
+    const labelSelector = `${BUS_LABEL}=${this.#bus}`;
+    const list = async () => {
+      const secrets = await api.listNamespacedSecret({ namespace: this.#namespace, labelSelector });
+      this.#backoff = BACKOFF_MIN_MS; // the API server answers again
+      return secrets;
+    };
+    const informer = makeInformer<V1Secret>(kc, `/api/v1/namespaces/${this.#namespace}/secrets`, list, labelSelector);
+    this.#informer = informer;
+    // A list delivers every Secret as its own event: assemble once per burst, not once per shard.
+    informer.on('change', () => {
+      if (this.#assembleQueued) return;
+      this.#assembleQueued = true;
+      setImmediate(() => {
+        this.#assembleQueued = false;
+        if (!this.#stopped) this.#assemble(informer, deliver, fail);
+      });
+    });
+    // The informer relists by itself on 410 Gone and rewatches when a watch ends; it stops on any
+    // other error (API server unreachable, forbidden). Restart it, backing off. Meanwhile the
+    // loader keeps serving the last good snapshot: not being able to look is not a bad snapshot.
+    const restart = (err: unknown): void => {
+      if (this.#stopped) return;
+      this.#log({ level: 'warn', msg: 'watching the snapshot Secrets failed; retrying', origin: this.#origin, error: (err as Error)?.message ?? String(err), retryInMs: this.#backoff });
+      this.#after(this.#backoff, () => void informer.start().catch(restart));
+      this.#backoff = Math.min(this.#backoff * 2, BACKOFF_MAX_MS);
+    };
+    informer.on('error', restart);
+    void informer.start().catch(restart);
+  }
+
+  #assemble(cache: SecretCache, deliver: (c: Candidate) => void, fail: (origin: string, message: string) => void): void {
+    const secret = cache.get(manifestSecretName(this.#bus), this.#namespace);
+    // Nothing published yet, or the manifest deleted: keep what is in force.
+    if (secret === undefined) return;
+    let manifest: SnapshotManifest;
+    try {
+      manifest = JSON.parse(Buffer.from(secret.data?.[MANIFEST_DATA_KEY] ?? '', 'base64').toString('utf8')) as SnapshotManifest;
+      if (!Array.isArray(manifest?.shards)) throw new Error('it lists no shards');
+    } catch (err) {
+      return this.#once(secret.metadata?.resourceVersion ?? '', () => fail(this.#origin, `the manifest does not parse: ${(err as Error).message}`));
+    }
+    const shards = new Map<string, Buffer>();
+    const missing: string[] = [];
+    const versions = [secret.metadata?.resourceVersion];
+    for (const ref of manifest.shards) {
+      const shard = cache.get(ref.name, this.#namespace);
+      versions.push(shard?.metadata?.resourceVersion ?? '-');
+      const data = shard?.data?.[SHARD_DATA_KEY];
+      if (data === undefined) missing.push(ref.name);
+      else shards.set(ref.name, Buffer.from(data, 'base64'));
+    }
+    this.#once(versions.join(','), () => {
+      if (this.#missingTimer !== null) {
+        clearTimeout(this.#missingTimer);
+        this.#timers.delete(this.#missingTimer);
+        this.#missingTimer = null;
+      }
+      if (missing.length > 0) {
+        // Not a failure: the shards are on their way (or the informer has not seen them yet).
+        this.#log({ level: 'info', msg: 'waiting for snapshot shards', origin: this.#origin, generation: manifest.generation, missing });
+        this.#missingTimer = this.#after(MISSING_SHARD_REPORT_MS, () => fail(this.#origin, `generation ${manifest.generation}: shards ${missing.join(', ')} have not arrived`));
+        return;
+      }
+      const joined = joinSnapshot(manifest, shards);
+      if (Array.isArray(joined)) fail(this.#origin, `generation ${manifest.generation}: ${joined.slice(0, 5).join('; ')}`);
+      else deliver({ snapshot: joined, generation: manifest.generation, origin: this.#origin });
+    });
+  }
+
+  /** Runs `attempt` unless the manifest and shards are exactly as at the last attempt. */
+  #once(key: string, attempt: () => void): void {
+    if (key === this.#attempted) return;
+    this.#attempted = key;
+    attempt();
+  }
+
+  #after(ms: number, run: () => void): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (!this.#stopped) run();
+    }, ms);
+    this.#timers.add(timer);
+    return timer;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    void this.#informer?.stop();
+  }
+}

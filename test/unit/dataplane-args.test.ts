@@ -1,0 +1,30 @@
+// gozargah-dataplane's config sources are exclusive: exactly one of --manifests, --snapshot and
+// --namespace (cluster mode, with --kubeconfig or the in-cluster service account).
+import t from 'tap';
+import { ArgsError, parseDataplaneArgs } from '../../dataplane/args.ts';
+
+t.test('cluster mode: --namespace, with or without --kubeconfig', async (t2) => {
+  const withFile = parseDataplaneArgs(['--namespace', 'gozargah-system', '--kubeconfig', '/k', '--bus', 'public']);
+  t2.same([withFile.namespace, withFile.kubeconfig, withFile.bus, withFile.manifests, withFile.snapshot], ['gozargah-system', '/k', 'public', null, null]);
+  t2.equal(parseDataplaneArgs(['--namespace', 'ns']).kubeconfig, null, 'no --kubeconfig: in-cluster');
+});
+
+const refused: [string[], RegExp][] = [
+  [[], /exactly one of --manifests DIR, --snapshot FILE or --namespace NS/],
+  [['--manifests', 'd', '--namespace', 'ns'], /exactly one of/],
+  [['--snapshot', 'f', '--namespace', 'ns'], /exactly one of/],
+  [['--snapshot', 'f', '--kubeconfig', '/k'], /--kubeconfig goes with --namespace NS/],
+  [['--namespace', 'Not_A_Label'], /--namespace must be a DNS label/],
+];
+for (const [argv, message] of refused) {
+  t.test(`refuses ${argv.join(' ') || 'no source'}`, async (t2) => {
+    let caught: unknown = null;
+    try {
+      parseDataplaneArgs(argv);
+    } catch (err) {
+      caught = err;
+    }
+    t2.ok(caught instanceof ArgsError, 'an ArgsError: main prints it with the usage');
+    t2.match((caught as Error).message, message);
+  });
+}
