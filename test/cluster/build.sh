@@ -128,6 +128,22 @@ new_gomod() {
 # requires GOMOD MODULE VERSION: does GOMOD require MODULE at exactly VERSION (either require form)?
 requires() { grep -qE "^(require)?[[:space:]]*${2//./\\.} ${3//./\\.}([[:space:]]|\$)" "$1"; }
 
+# DIR/go.mod must be (re)generated: --regen, go.mod or go.sum missing, or MODULE not at VERSION.
+gomod_stale() { [ "$regen" = 1 ] || [ ! -f "$1/go.mod" ] || [ ! -f "$1/go.sum" ] || ! requires "$1/go.mod" "$2" "$3"; }
+
+# The path of MODULE@VERSION's own go.mod, downloaded from the module proxy.
+module_gomod() {
+  local info gomod
+  info=$(cd / && "$GO" mod download -json "$1") ||
+    die "cannot download $1 from the module proxy ($("$GO" env GOPROXY))"
+  gomod=$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
+  [ -f "$gomod" ] || die "could not locate go.mod of $1 (go mod download said: $info)"
+  printf '%s\n' "$gomod"
+}
+
+# The go directive of a go.mod file.
+go_directive() { awk '$1 == "go" { print $2; exit }' "$1"; }
+
 tidy() {
   local dir=$1 name=$2
   run_logged "$GZ_CACHE/logs/tidy-$name.log" "go mod tidy ($name)" in_dir "$dir" "$GO" mod tidy
@@ -157,20 +173,12 @@ build_kube() {
   log "kube-apiserver + kubectl $V: building (first build takes a while: see README.md for timings)"
 
   # go.mod is up to date when it requires k8s.io/kubernetes $V and every replace points at $staging_v.
-  local stale=0
-  if [ "$regen" = 1 ] || [ ! -f "$dir/go.mod" ] || [ ! -f "$dir/go.sum" ] ||
-    ! requires "$dir/go.mod" k8s.io/kubernetes "$V" ||
+  if gomod_stale "$dir" k8s.io/kubernetes "$V" ||
     grep -E '=> k8s.io/[^ ]+ v' "$dir/go.mod" | grep -qv " $staging_v\$"; then
-    stale=1
-  fi
-  if [ "$stale" = 1 ]; then
     log "  generating $dir/go.mod (k8s.io/kubernetes $V, staging modules replaced by $staging_v)"
-    local info gomod goline staging m
-    info=$(cd / && "$GO" mod download -json "k8s.io/kubernetes@$V") ||
-      die "cannot download k8s.io/kubernetes@$V from the module proxy ($("$GO" env GOPROXY))"
-    gomod=$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
-    [ -f "$gomod" ] || die "could not locate go.mod of k8s.io/kubernetes@$V (go mod download said: $info)"
-    goline=$(awk '$1 == "go" { print $2; exit }' "$gomod")
+    local gomod goline staging m
+    gomod=$(module_gomod "k8s.io/kubernetes@$V") || exit 1
+    goline=$(go_directive "$gomod")
     # Every `k8s.io/<x> => ./staging/src/k8s.io/<x>` of k8s.io/kubernetes becomes `k8s.io/<x> => k8s.io/<x> $staging_v`.
     staging=$(sed -e 's/^replace[[:space:]]*//' "$gomod" | awk '$2 == "=>" && $3 ~ /^\.\/staging\/src\// { print $1 }' | sort -u)
     [ -n "$staging" ] || die "found no staging replace directives in $gomod"
@@ -211,15 +219,6 @@ EOF
   "$KUBE_APISERVER_BIN" --version >&2
 }
 
-# The go directive of a module's own go.mod, as the module proxy serves it.
-module_go_line() {
-  local info gomod
-  info=$(cd / && "$GO" mod download -json "$1") ||
-    die "cannot download $1 from the module proxy ($("$GO" env GOPROXY))"
-  gomod=$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
-  awk '$1 == "go" { print $2; exit }' "$gomod"
-}
-
 # ---- etcd ---------------------------------------------------------------------------------------
 build_etcd() {
   local V=$ETCD_VERSION dir="$GZ_TOOLS/etcd"
@@ -228,12 +227,11 @@ build_etcd() {
     return
   fi
   log "etcd $V: building"
-  if [ "$regen" = 1 ] || [ ! -f "$dir/go.mod" ] || [ ! -f "$dir/go.sum" ] ||
-    ! requires "$dir/go.mod" go.etcd.io/etcd/server/v3 "$V"; then
+  if gomod_stale "$dir" go.etcd.io/etcd/server/v3 "$V"; then
     log "  generating $dir/go.mod (go.etcd.io/etcd/server/v3 $V)"
-    local goline
-    goline=$(module_go_line "go.etcd.io/etcd/server/v3@$V") || exit 1
-    new_gomod "$dir" gozargah.local/test/cluster/tools/etcd "$goline" "-require=go.etcd.io/etcd/server/v3@$V"
+    local gomod
+    gomod=$(module_gomod "go.etcd.io/etcd/server/v3@$V") || exit 1
+    new_gomod "$dir" gozargah.local/test/cluster/tools/etcd "$(go_directive "$gomod")" "-require=go.etcd.io/etcd/server/v3@$V"
     tidy "$dir" etcd
   fi
   local out
@@ -254,12 +252,11 @@ build_helm() {
     return
   fi
   log "helm $V: building"
-  if [ "$regen" = 1 ] || [ ! -f "$dir/go.mod" ] || [ ! -f "$dir/go.sum" ] ||
-    ! requires "$dir/go.mod" helm.sh/helm/v3 "$V"; then
+  if gomod_stale "$dir" helm.sh/helm/v3 "$V"; then
     log "  generating $dir/go.mod (helm.sh/helm/v3 $V)"
-    local goline
-    goline=$(module_go_line "helm.sh/helm/v3@$V") || exit 1
-    new_gomod "$dir" gozargah.local/test/cluster/tools/helm "$goline" "-require=helm.sh/helm/v3@$V"
+    local gomod
+    gomod=$(module_gomod "helm.sh/helm/v3@$V") || exit 1
+    new_gomod "$dir" gozargah.local/test/cluster/tools/helm "$(go_directive "$gomod")" "-require=helm.sh/helm/v3@$V"
     cat >"$dir/tools.go" <<'EOF'
 //go:build tools
 
