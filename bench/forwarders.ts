@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { binding, keySecret, manifestDir, provider, route } from '../test/helpers/manifests.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
@@ -46,28 +46,16 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 function dataplaneManifests(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gozargah-bench-'));
-  const api = 'gozargah.io/v1alpha1';
-  const docs = [
-    { apiVersion: api, kind: 'ServiceProvider', metadata: { name: 'agency', namespace: 'gov' }, spec: { upstream: { url: `http://127.0.0.1:${AGENCY}` } } },
-    { apiVersion: api, kind: 'InquiryRoute', metadata: { name: 'person', namespace: 'gov' }, spec: { providerRef: { name: 'agency' }, path: '/registry/v1/persons/{nationalId}', access: { namespaces: { from: 'All' } } } },
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'keys', namespace: 'clients' }, stringData: { k: KEY } },
-    {
-      apiVersion: api,
-      kind: 'ClientBinding',
-      metadata: { name: 'bench', namespace: 'clients' },
-      spec: {
-        client: { id: 'bench', displayName: 'bench' },
-        credentials: { apiKeys: { secretRef: { name: 'keys' } } },
-        routes: [{ namespace: 'gov', name: 'person' }],
-        // high enough never to reject: the limiter runs, it does not refuse
-        rateLimit: { requestsPerSecond: 1000000, burst: 1000000 },
-        quota: { requests: 1000000000000, period: 'Month' },
-      },
-    },
-  ];
-  writeFileSync(join(dir, 'bus.yaml'), docs.map((d) => stringify(d)).join('---\n'));
-  return dir;
+  return manifestDir([
+    provider('agency', `http://127.0.0.1:${AGENCY}`),
+    route('person', 'agency', '/registry/v1/persons/{nationalId}'),
+    keySecret('bench-keys', { k: KEY }),
+    // Limits high enough never to reject: the limiter runs, it does not refuse.
+    binding('bench', 'bench', [{ namespace: 'gov', name: 'person' }], {
+      rateLimit: { requestsPerSecond: 1000000, burst: 1000000 },
+      quota: { requests: 1000000000000, period: 'Month' },
+    }),
+  ]);
 }
 
 interface Row {

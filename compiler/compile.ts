@@ -46,10 +46,12 @@ export function compile(input: CompileInput): CompileOutput {
     return bus;
   };
   const providerBuses = new Map<string, Set<string>>();
+  const providerRoutes = new Map<string, number>();
   for (const r of routes.values()) {
     if (r.entry === null) continue;
     const provider = providers.get(r.entry.provider)?.entry;
     if (provider === undefined || provider === null) continue;
+    providerRoutes.set(provider.id, (providerRoutes.get(provider.id) ?? 0) + 1);
     for (const name of r.route.spec.buses) {
       const bus = busOf(name);
       bus.routes.push(r.entry);
@@ -87,7 +89,6 @@ export function compile(input: CompileInput): CompileOutput {
   for (const p of providers.values()) {
     const id = `${nsOf(p.provider.metadata)}/${p.provider.metadata.name}`;
     const onBuses = [...(providerBuses.get(id) ?? [])].sort(compareStrings);
-    const routeCount = [...routes.values()].filter((r) => r.entry?.provider === id).length;
     const conditions = [
       ok('Accepted', 'Accepted', 'The provider is valid.'),
       p.refusal === null ? ok('ResolvedRefs', 'ResolvedRefs', 'All referenced Secrets resolved.') : fail('ResolvedRefs', p.refusal.reason, p.refusal.message),
@@ -97,7 +98,7 @@ export function compile(input: CompileInput): CompileOutput {
           ? fail('Programmed', 'NoRoutes', 'No served InquiryRoute uses this provider yet.')
           : programmedCondition('ServiceProvider', p.provider.metadata, onBuses, serving),
     ];
-    statuses.push(statusEntry('ServiceProvider', p.provider, now, conditions, { routes: routeCount }));
+    statuses.push(statusEntry('ServiceProvider', p.provider, now, conditions, { routes: providerRoutes.get(id) ?? 0 }));
   }
   for (const r of routes.values()) {
     const buses = [...r.route.spec.buses].sort(compareStrings);

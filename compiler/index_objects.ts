@@ -1,7 +1,7 @@
 // Stage 1: sort the input into kinds, validate each Gozargah object's schema, decode Secrets.
 import { API_VERSION, validateObject, type ClientBinding, type Condition, type InquiryRoute, type ServiceProvider, type SchemaError } from '../api/v1alpha1/index.ts';
 import type { NamespaceObject, SecretObject } from './types.ts';
-import { idOf, nsOf, byAge } from './util.ts';
+import { idOf, byAge } from './util.ts';
 
 export interface InvalidObject {
   kind: 'ServiceProvider' | 'InquiryRoute' | 'ClientBinding';
@@ -89,4 +89,3 @@ export function namespaceLabelsOf(index: ObjectIndex, namespace: string): Record
   return index.namespaceLabels.get(namespace) ?? { 'kubernetes.io/metadata.name': namespace };
 }
 
-export { nsOf };

@@ -34,8 +34,6 @@ export const Errors = {
   internal: kind('internal_error', 500, 'The dataplane failed to handle the request'),
 } as const;
 
-export type ErrorCode = (typeof Errors)[keyof typeof Errors]['code'];
-
 export interface Problem {
   kind: ErrorKind;
   detail: string;

@@ -2,7 +2,7 @@
 // everything a request needs, built once at load. Long-lived state (buckets, quotas, breakers,
 // connection pools) lives in RuntimeState and survives reloads.
 import { BlockList, isIPv4 } from 'node:net';
-import { normalizeSubject } from '../api/v1alpha1/index.ts';
+import { normalizeSubject, templateParams } from '../api/v1alpha1/index.ts';
 import { Pool } from 'undici';
 import type { ValidateFunction } from 'ajv';
 import { compileRouteSchema, newRouteSchemaAjv, type Snapshot, type SnapshotBinding, type SnapshotProvider, type SnapshotRoute } from '../api/snapshot/index.ts';
@@ -61,7 +61,6 @@ export interface Runtime {
   byKeyHash: Map<string, BindingContext>;
   byFingerprint: Map<string, BindingContext>;
   bySubject: Map<string, BindingContext>;
-  bindings: BindingContext[];
 }
 
 /** What outlives a snapshot. Keyed by object id. */
@@ -135,7 +134,7 @@ function compileUpstream(basePath: string, template: string, paramNames: readonl
 }
 
 function routeContext(r: SnapshotRoute, provider: ProviderContext, validate: ValidateFunction | null): RouteContext {
-  const paramNames = Array.from(r.path.matchAll(/\{([A-Za-z][A-Za-z0-9_]*)\}/g), (m) => m[1] as string);
+  const paramNames = templateParams(r.path);
   const neverLog = new Set(r.neverLog);
   return {
     id: r.id,
@@ -224,11 +223,9 @@ export function buildRuntime(snapshot: Snapshot, generation: number, state: Runt
     byKeyHash: new Map(),
     byFingerprint: new Map(),
     bySubject: new Map(),
-    bindings: [],
   };
   for (const b of snapshot.bindings) {
     const ctx = bindingContext(b, state, now, wall);
-    runtime.bindings.push(ctx);
     for (const k of b.apiKeys) runtime.byKeyHash.set(k.sha256, ctx);
     for (const f of b.certFingerprints) runtime.byFingerprint.set(f, ctx);
     for (const s of b.certSubjects) runtime.bySubject.set(normalizeSubject(s), ctx);

@@ -2,7 +2,8 @@
 // then the shards no manifest names any more. That order is what makes the publish atomic for a
 // reader: a manifest it can see only ever names shards that are already there, and a shard it
 // may still be reading is deleted only once the manifest has moved on.
-import { ApiException, type CoreV1Api, type V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import { isCode } from './api-errors.ts';
 import {
   BUS_LABEL,
   MANIFEST_DATA_KEY,
@@ -24,8 +25,6 @@ export interface PublishResult {
   /** shard Secrets of older snapshots deleted */
   deleted: string[];
 }
-
-const isCode = (err: unknown, code: number): boolean => err instanceof ApiException && err.code === code;
 
 /** Creates a shard, or leaves it be when it exists with the same bytes (a retried publish). */
 async function writeShard(api: CoreV1Api, namespace: string, body: V1Secret): Promise<boolean> {

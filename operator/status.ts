@@ -2,7 +2,8 @@
 // compiler computed is already there (the compiler keeps lastTransitionTime when nothing flips,
 // so an unchanged status compares equal), replaces /status under the read resourceVersion, and
 // on 409 Conflict starts over from a fresh read.
-import { ApiException, type CustomObjectsApi } from '@kubernetes/client-node';
+import type { CustomObjectsApi } from '@kubernetes/client-node';
+import { isCode } from './api-errors.ts';
 import { GROUP, kindInfo, VERSION, type Condition } from '../api/v1alpha1/index.ts';
 import type { StatusEntry } from '../compiler/types.ts';
 import { flippedConditions, type EventRecorder } from './events.ts';
@@ -10,8 +11,6 @@ import { flippedConditions, type EventRecorder } from './events.ts';
 export type WriteResult = 'written' | 'unchanged' | 'gone';
 
 const ATTEMPTS = 3;
-
-const isCode = (err: unknown, code: number): boolean => err instanceof ApiException && err.code === code;
 
 /** JSON equality that ignores key order: the apiserver does not keep ours. */
 export function sameJson(a: unknown, b: unknown): boolean {
