@@ -1,7 +1,7 @@
 // Stage 4: bindings. Resolve credentials and requested routes, apply each route's access
 // policy, and refuse a binding whose credential another, older binding already holds.
 import { createHash } from 'node:crypto';
-import { normalizeSubject, type ClientBinding, type InquiryRoute } from '../api/v1alpha1/index.ts';
+import { CREDENTIALS_HINT, normalizeSubject, type ClientBinding, type InquiryRoute } from '../api/v1alpha1/index.ts';
 import type { SnapshotBinding } from '../api/snapshot/index.ts';
 import { namespaceLabelsOf, type ObjectIndex } from './index_objects.ts';
 import type { RouteResult } from './routes.ts';
@@ -47,7 +47,7 @@ function resolveCredentials(binding: ClientBinding, index: ObjectIndex): Credent
   if (creds.apiKeys !== undefined) {
     const name = creds.apiKeys.secretRef.name;
     const secret = index.secrets.get(`${ns}/${name}`);
-    if (secret === undefined) return { reason: 'SecretNotFound', message: `API key Secret ${ns}/${name} does not exist.` };
+    if (secret === undefined) return { reason: 'SecretNotFound', message: `API key Secret ${ns}/${name} does not exist, ${CREDENTIALS_HINT}.` };
     const unusable: string[] = [];
     const seen = new Set<string>();
     for (const [entry, raw] of [...secret.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {

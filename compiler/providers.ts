@@ -1,6 +1,6 @@
 // Stage 2: providers. A provider is accepted when its schema is; its references resolve when
 // the TLS Secrets it names exist and hold what they must.
-import type { ServiceProvider } from '../api/v1alpha1/index.ts';
+import { CREDENTIALS_HINT, type ServiceProvider } from '../api/v1alpha1/index.ts';
 import type { SnapshotProvider } from '../api/snapshot/index.ts';
 import type { ObjectIndex } from './index_objects.ts';
 import type { Refusal } from './types.ts';
@@ -35,7 +35,7 @@ function resolveTls(provider: ServiceProvider, index: ObjectIndex): TlsMaterial 
   if (tls.caSecretRef !== undefined) {
     const secret = index.secrets.get(`${ns}/${tls.caSecretRef.name}`);
     const key = tls.caSecretRef.key ?? 'ca.crt';
-    if (secret === undefined) return { reason: 'SecretNotFound', message: `CA Secret ${ns}/${tls.caSecretRef.name} does not exist.` };
+    if (secret === undefined) return { reason: 'SecretNotFound', message: `CA Secret ${ns}/${tls.caSecretRef.name} does not exist, ${CREDENTIALS_HINT}.` };
     const ca = secret.get(key);
     if (ca === undefined || !PEM_CERT.test(ca)) {
       return { reason: 'InvalidCertificate', message: `CA Secret ${ns}/${tls.caSecretRef.name} has no PEM certificate under key ${key}.` };
@@ -45,7 +45,7 @@ function resolveTls(provider: ServiceProvider, index: ObjectIndex): TlsMaterial 
   if (tls.clientCertificateSecretRef !== undefined) {
     const name = tls.clientCertificateSecretRef.name;
     const secret = index.secrets.get(`${ns}/${name}`);
-    if (secret === undefined) return { reason: 'SecretNotFound', message: `Client certificate Secret ${ns}/${name} does not exist.` };
+    if (secret === undefined) return { reason: 'SecretNotFound', message: `Client certificate Secret ${ns}/${name} does not exist, ${CREDENTIALS_HINT}.` };
     const cert = secret.get('tls.crt');
     const key = secret.get('tls.key');
     if (cert === undefined || !PEM_CERT.test(cert) || key === undefined || !PEM_KEY.test(key)) {

@@ -5,6 +5,15 @@ export const GROUP = 'gozargah.io';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
+/**
+ * Secrets that hold credentials (API keys, CAs, client certificates) carry this label with the
+ * value "true": the operator watches only labelled Secrets, so it never caches (or needs to read)
+ * the other Secrets of a cluster. Kong's ingress controller asks the same of its credentials.
+ */
+export const CREDENTIALS_LABEL = 'gozargah.io/credentials';
+/** How a message tells a person to fix a Secret the operator could not see. */
+export const CREDENTIALS_HINT = `or lacks the label ${CREDENTIALS_LABEL}: "true" (the operator reads only labelled Secrets)`;
+
 /** An object that refuses unknown fields (ajv) and is pruned + strictly validated by the apiserver. */
 export function Strict<P extends TProperties>(properties: P, options: ObjectOptions = {}): TObject<P> {
   return Type.Object(properties, { additionalProperties: false, ...options });

@@ -24,7 +24,7 @@ export const route = (name: string, providerName: string, path: string, spec: Ob
 export const keySecret = (name: string, keys: Record<string, string>, ns = 'clients'): Obj => ({
   apiVersion: 'v1',
   kind: 'Secret',
-  metadata: { name, namespace: ns },
+  metadata: { name, namespace: ns, labels: { 'gozargah.io/credentials': 'true' } },
   stringData: keys,
 });
 

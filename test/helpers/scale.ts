@@ -20,7 +20,7 @@ export function scaleObjects(routes: number, bindings: number, providers = 100):
   }
   for (let i = 0; i < bindings; i++) {
     const wanted = [0, 1, 2].map((k) => (i * 7 + k * 13) % routes).filter((r, idx, all) => all.indexOf(r) === idx);
-    out.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `client-${i}-keys`, namespace: 'clients' }, stringData: { k: `scale-test-key-${String(i).padStart(8, '0')}-0123456789` } });
+    out.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `client-${i}-keys`, namespace: 'clients', labels: { 'gozargah.io/credentials': 'true' } }, stringData: { k: `scale-test-key-${String(i).padStart(8, '0')}-0123456789` } });
     out.push({
       apiVersion: API,
       kind: 'ClientBinding',
