@@ -1,4 +1,5 @@
 // Command-line arguments of gozargah-dataplane, checked with messages that name the flag.
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 
 export interface DataplaneArgs {
@@ -8,6 +9,8 @@ export interface DataplaneArgs {
   namespace: string | null;
   /** cluster mode: null means the in-cluster service account */
   kubeconfig: string | null;
+  /** cluster mode: this replica's name in its serving report */
+  replica: string;
   bus: string;
   listen: { host: string; port: number };
   adminListen: { host: string; port: number };
@@ -23,6 +26,8 @@ export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FI
   --snapshot FILE        serve a compiled snapshot (gozargah compile -o json); reload on change
   --namespace NS         serve the snapshot the operator publishes as Secrets in NS; watch it
   --kubeconfig FILE      with --namespace: the API server and credentials (default: in-cluster)
+  --replica NAME         with --namespace: this replica's name in the Lease that reports what it
+                         serves (default: $POD_NAME, else the hostname)
   --bus NAME             the bus this replica serves (default: default)
   --listen HOST:PORT     inquiry traffic (default: 0.0.0.0:8080)
   --tls-cert FILE        serve HTTPS with this certificate ...
@@ -50,6 +55,7 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
         snapshot: { type: 'string' },
         namespace: { type: 'string' },
         kubeconfig: { type: 'string' },
+        replica: { type: 'string', default: process.env.POD_NAME ?? hostname() },
         bus: { type: 'string', default: 'default' },
         listen: { type: 'string', default: '0.0.0.0:8080' },
         'admin-listen': { type: 'string', default: '0.0.0.0:9090' },
@@ -66,6 +72,7 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
   const sources = [values.manifests, values.snapshot, values.namespace].filter((v) => v !== undefined);
   if (sources.length !== 1) throw new ArgsError('give exactly one of --manifests DIR, --snapshot FILE or --namespace NS');
   if (values.kubeconfig !== undefined && values.namespace === undefined) throw new ArgsError('--kubeconfig goes with --namespace NS');
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(values.replica)) throw new ArgsError(`--replica must be a DNS subdomain (a pod name), got ${values.replica}`);
   if (values.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.namespace)) throw new ArgsError(`--namespace must be a DNS label, got ${values.namespace}`);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new ArgsError('--tls-cert and --tls-key go together');
   if (values['client-ca'] !== undefined && values['tls-cert'] === undefined) throw new ArgsError('--client-ca needs --tls-cert and --tls-key');
@@ -77,6 +84,7 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
     snapshot: values.snapshot ?? null,
     namespace: values.namespace ?? null,
     kubeconfig: values.kubeconfig ?? null,
+    replica: values.replica,
     bus: values.bus,
     listen: hostPort('--listen', values.listen),
     adminListen: hostPort('--admin-listen', values['admin-listen']),

@@ -13,14 +13,17 @@ export class Loader {
   #metering: Metering;
   #log: Log;
   #state = new RuntimeState();
+  #onLoaded: (generation: number, hash: string) => void;
   /** true once a snapshot is in force */
   ready = false;
   lastError: string | null = null;
 
-  constructor(pipeline: Pipeline, metering: Metering, log: Log) {
+  /** onLoaded: told of every snapshot swapped in (cluster mode reports it to the operator) */
+  constructor(pipeline: Pipeline, metering: Metering, log: Log, onLoaded: (generation: number, hash: string) => void = () => {}) {
     this.#pipeline = pipeline;
     this.#metering = metering;
     this.#log = log;
+    this.#onLoaded = onLoaded;
   }
 
   get state(): RuntimeState {
@@ -50,6 +53,7 @@ export class Loader {
     this.lastError = null;
     this.#metering.reload('loaded');
     this.#log({ level: 'info', msg: 'snapshot loaded', origin: candidate.origin, generation: candidate.generation, hash: snapshot.hash, routes: snapshot.routes.length, bindings: snapshot.bindings.length });
+    this.#onLoaded(candidate.generation, snapshot.hash);
   };
 
   refuse = (origin: string, message: string): void => {

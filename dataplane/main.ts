@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ArgsError, parseDataplaneArgs, USAGE, type DataplaneArgs } from './args.ts';
 import { createAdminServer } from './admin.ts';
+import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ClusterSource } from './config/cluster.ts';
+import { ServingReporter } from './config/cluster-report.ts';
 import { ManifestsSource } from './config/manifests.ts';
 import { SnapshotFileSource } from './config/snapshot-file.ts';
 import type { ConfigSource } from './config/source.ts';
@@ -34,10 +36,17 @@ function trafficServer(args: DataplaneArgs, pipeline: Pipeline): Server {
   );
 }
 
+function kubeConfig(path: string | null): KubeConfig {
+  const kc = new KubeConfig();
+  if (path === null) kc.loadFromCluster();
+  else kc.loadFromFile(path);
+  return kc;
+}
+
 /** args.ts has checked that exactly one source was given. */
-function configSource(args: DataplaneArgs): ConfigSource {
+function configSource(args: DataplaneArgs, kc: KubeConfig | null): ConfigSource {
   if (args.manifests !== null) return new ManifestsSource(args.manifests, args.bus, log);
-  if (args.namespace !== null) return new ClusterSource(args.kubeconfig, args.namespace, args.bus, log);
+  if (kc !== null && args.namespace !== null) return new ClusterSource(kc, args.namespace, args.bus, log);
   return new SnapshotFileSource(args.snapshot as string, args.bus);
 }
 
@@ -83,8 +92,10 @@ async function main(): Promise<void> {
     }),
   });
   pipeline = new Pipeline({ metering });
-  loader = new Loader(pipeline, metering, log);
-  const source = configSource(args);
+  const kc = args.namespace === null ? null : kubeConfig(args.kubeconfig);
+  const reporter = kc === null ? null : new ServingReporter(kc.makeApiClient(CoordinationV1Api), args.namespace as string, args.bus, args.replica, log);
+  loader = new Loader(pipeline, metering, log, (generation, hash) => reporter?.serving(generation, hash));
+  const source = configSource(args, kc);
   source.start(loader.offer, loader.refuse);
 
   const traffic = trafficServer(args, pipeline);
@@ -97,6 +108,8 @@ async function main(): Promise<void> {
     if (draining) return;
     draining = true;
     served.drain();
+    // Not ready any more: the operator must stop counting this replica as serving.
+    const reported = reporter?.stop();
     log({ level: 'info', msg: 'shutting down', signal, inFlight: served.inFlight, graceSeconds: args.graceSeconds });
     traffic.close();
     traffic.closeIdleConnections();
@@ -107,6 +120,7 @@ async function main(): Promise<void> {
     // aborted: wait for it (briefly), so every transaction reaches the audit log.
     await settle(() => served.unrecorded <= 0, 1000);
     source.stop();
+    await reported;
     await metering.shutdown().catch((err: unknown) => log({ level: 'error', msg: 'metering shutdown failed', error: (err as Error).message }));
     log({ level: 'info', msg: 'stopped', served: metering.served });
     admin.close();

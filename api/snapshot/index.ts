@@ -4,3 +4,4 @@ export { checkSnapshot } from './validate.ts';
 export { newRouteSchemaAjv, compileRouteSchema } from './routeschema.ts';
 export { splitSnapshot, joinSnapshot, shardPrefix, SHARD_BYTES, type SnapshotManifest, type ShardRef, type Shard } from './shards.ts';
 export { BUS_LABEL, SNAPSHOT_LABEL, SHARD_SECRET_TYPE, MANIFEST_SECRET_TYPE, SHARD_DATA_KEY, MANIFEST_DATA_KEY, manifestSecretName, snapshotLabel } from './secrets.ts';
+export * from './reports.ts';

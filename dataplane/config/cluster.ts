@@ -2,7 +2,7 @@
 // operator/publish.ts), watched through the Kubernetes API. One informer over the bus's Secrets
 // (shards and manifest share a label) holds all of them; whenever the manifest or a shard it names
 // changes, the shards are joined and verified and the result is offered to the loader.
-import { CoreV1Api, KubeConfig, makeInformer, type Informer, type ObjectCache, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, makeInformer, type Informer, type ObjectCache, type V1Secret } from '@kubernetes/client-node';
 import { BUS_LABEL, joinSnapshot, MANIFEST_DATA_KEY, manifestSecretName, SHARD_DATA_KEY, type SnapshotManifest } from '../../api/snapshot/index.ts';
 import type { Candidate, ConfigSource } from './source.ts';
 
@@ -14,7 +14,7 @@ const MISSING_SHARD_REPORT_MS = 30_000;
 type SecretCache = Informer<V1Secret> & ObjectCache<V1Secret>;
 
 export class ClusterSource implements ConfigSource {
-  #kubeconfig: string | null;
+  #kc: KubeConfig;
   #namespace: string;
   #bus: string;
   #log: (record: Record<string, unknown>) => void;
@@ -27,9 +27,8 @@ export class ClusterSource implements ConfigSource {
   /** resourceVersions of the manifest and its shards at the last attempt: events that change neither cost nothing */
   #attempted = '';
 
-  /** kubeconfig null: the in-cluster service account. */
-  constructor(kubeconfig: string | null, namespace: string, bus: string, log: (record: Record<string, unknown>) => void) {
-    this.#kubeconfig = kubeconfig;
+  constructor(kc: KubeConfig, namespace: string, bus: string, log: (record: Record<string, unknown>) => void) {
+    this.#kc = kc;
     this.#namespace = namespace;
     this.#bus = bus;
     this.#log = log;
@@ -40,9 +39,7 @@ export class ClusterSource implements ConfigSource {
   }
 
   start(deliver: (c: Candidate) => void, fail: (origin: string, message: string) => void): void {
-    const kc = new KubeConfig();
-    if (this.#kubeconfig === null) kc.loadFromCluster();
-    else kc.loadFromFile(this.#kubeconfig);
+    const kc = this.#kc;
     const api = kc.makeApiClient(CoreV1Api);
     const labelSelector = `${BUS_LABEL}=${this.#bus}`;
     const list = async () => {
