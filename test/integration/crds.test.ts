@@ -3,7 +3,7 @@
 // rule's own message.
 import t from 'tap';
 import { join } from 'node:path';
-import { startCluster } from '../helpers/cluster.ts';
+import { CRD_NAMES, startCluster } from '../helpers/cluster.ts';
 import { ROOT } from '../helpers/dataplane.ts';
 
 const cluster = await startCluster();
@@ -12,7 +12,7 @@ t.teardown(() => cluster.stop());
 t.test('crds/ install and become Established', async (t2) => {
   const applied = await cluster.kubectl(['apply', '-f', join(ROOT, 'crds')]);
   t2.equal(applied.code, 0, applied.stderr);
-  const established = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/serviceproviders.gozargah.io', 'crd/inquiryroutes.gozargah.io', 'crd/clientbindings.gozargah.io']);
+  const established = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...CRD_NAMES]);
   t2.equal(established.code, 0, established.stderr);
 });
 

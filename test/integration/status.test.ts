@@ -9,7 +9,7 @@ import { compile } from '../../compiler/index.ts';
 import type { StatusEntry } from '../../compiler/types.ts';
 import { eventRecorder } from '../../operator/events.ts';
 import { writeStatus, type WriteResult } from '../../operator/status.ts';
-import { startCluster } from '../helpers/cluster.ts';
+import { installCrds, startCluster } from '../helpers/cluster.ts';
 import { ROOT } from '../helpers/dataplane.ts';
 
 const NOW = '2026-11-23T10:00:00Z';
@@ -18,13 +18,8 @@ const KINDS = 'serviceproviders,inquiryroutes,clientbindings';
 
 const cluster = await startCluster();
 t.teardown(() => cluster.stop());
-const kubectl = async (args: string[], input?: string): Promise<string> => {
-  const out = await cluster.kubectl(args, input);
-  if (out.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr}`);
-  return out.stdout;
-};
-await kubectl(['apply', '-f', join(ROOT, 'crds')]);
-await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...KINDS.split(',').map((p) => `crd/${p}.gozargah.io`)]);
+const kubectl = cluster.run;
+await installCrds(cluster);
 await kubectl(['apply', '-f', join(ROOT, 'examples')]);
 
 const kc = new KubeConfig();

@@ -1,0 +1,82 @@
+// Command-line arguments of gozargah-operator, checked with messages that name the flag.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+
+export interface OperatorArgs {
+  /** where the snapshots, the leader Lease and the dataplane reports live */
+  namespace: string;
+  /** null: the in-cluster service account */
+  kubeconfig: string | null;
+  /** this replica's name in the leader Lease */
+  identity: string;
+  adminListen: { host: string; port: number };
+  leaseName: string;
+  leaseSeconds: number;
+  /** how long to gather events before compiling (coalescing) */
+  debounceMs: number;
+  /** how often every watch is re-established, whether or not it went silent */
+  rewatchSeconds: number;
+}
+
+export const USAGE = `Usage: gozargah-operator [options]
+  --namespace NS         where snapshots, the leader Lease and dataplane reports live
+                         (default: $POD_NAMESPACE, else gozargah-system)
+  --kubeconfig FILE      the API server and credentials (default: in-cluster)
+  --identity NAME        this replica's name in the leader Lease (default: $POD_NAME, else the hostname)
+  --admin-listen H:P     /healthz /readyz /metrics (default: 0.0.0.0:9090)
+  --lease-name NAME      the leader-election Lease (default: gozargah-operator)
+  --lease-seconds N      a leader that has not renewed for N seconds is replaced (default: 15)
+  --debounce-ms N        gather changes for N ms before compiling (default: 50)
+  --rewatch-seconds N    re-establish every watch this often, in case one went silent (default: 300)`;
+
+export class ArgsError extends Error {}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function hostPort(flag: string, value: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  if (m === null || Number(m[2]) > 65535) throw new ArgsError(`${flag} must be HOST:PORT, got ${value}`);
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+function positive(flag: string, value: string, integer = true): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new ArgsError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${value}`);
+  return n;
+}
+
+export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        namespace: { type: 'string', default: env.POD_NAMESPACE ?? 'gozargah-system' },
+        kubeconfig: { type: 'string' },
+        identity: { type: 'string', default: env.POD_NAME ?? hostname() },
+        'admin-listen': { type: 'string', default: '0.0.0.0:9090' },
+        'lease-name': { type: 'string', default: 'gozargah-operator' },
+        'lease-seconds': { type: 'string', default: '15' },
+        'debounce-ms': { type: 'string', default: '50' },
+        'rewatch-seconds': { type: 'string', default: '300' },
+      },
+    }));
+  } catch (err) {
+    throw new ArgsError((err as Error).message);
+  }
+  if (!DNS_LABEL.test(values.namespace)) throw new ArgsError(`--namespace must be a DNS label, got ${values.namespace}`);
+  if (!DNS_LABEL.test(values['lease-name'])) throw new ArgsError(`--lease-name must be a DNS label, got ${values['lease-name']}`);
+  if (values.identity.length === 0) throw new ArgsError('--identity must not be empty');
+  const debounce = Number(values['debounce-ms']);
+  if (!Number.isInteger(debounce) || debounce < 0) throw new ArgsError(`--debounce-ms must be a whole number of milliseconds, got ${values['debounce-ms']}`);
+  return {
+    namespace: values.namespace,
+    kubeconfig: values.kubeconfig ?? null,
+    identity: values.identity,
+    adminListen: hostPort('--admin-listen', values['admin-listen']),
+    leaseName: values['lease-name'],
+    leaseSeconds: positive('--lease-seconds', values['lease-seconds']),
+    debounceMs: debounce,
+    rewatchSeconds: positive('--rewatch-seconds', values['rewatch-seconds']),
+  };
+}

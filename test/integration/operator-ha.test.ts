@@ -1,0 +1,122 @@
+// The operator as a deployment runs it: restarted, it converges without writing anything that
+// did not change; with two replicas one leads and the other takes over when the leader dies;
+// and with the API server gone, the dataplane keeps serving the last snapshot it had.
+import t from 'tap';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { startAgency } from '../helpers/agency.ts';
+import { installCrds, startCluster } from '../helpers/cluster.ts';
+import { ROOT, startDataplane, waitFor } from '../helpers/dataplane.ts';
+import { binding, keySecret, provider, route } from '../helpers/manifests.ts';
+import { installRbac, reconciledSince, startOperator, SYSTEM_NS, type RunningOperator } from '../helpers/operator.ts';
+
+t.setTimeout(240_000);
+const KINDS = 'serviceproviders,inquiryroutes,clientbindings';
+const KEY = 'demo-only-ha-key-Mn4bV5cX6z';
+const LEASE = ['--lease-seconds', '3'];
+
+const cluster = await startCluster();
+t.teardown(() => cluster.stop());
+const kubectl = cluster.run;
+await installCrds(cluster);
+const credentials = await installRbac(cluster);
+await kubectl(['apply', '-f', join(ROOT, 'examples')]);
+await kubectl(['create', 'namespace', 'gov']);
+await kubectl(['create', 'namespace', 'clients']);
+const agency = await startAgency();
+t.teardown(() => agency.close());
+await kubectl(
+  ['apply', '-f', '-'],
+  [provider('agency', agency.url), route('echo', 'agency', '/ha/v1/echo/{id}', { upstreamPath: '/echo/{id}', buses: ['public'] }), keySecret('ha-keys', { k: KEY }), binding('ha', 'ha-client', [{ namespace: 'gov', name: 'echo' }], { bus: 'public' })]
+    .map((o) => stringify(o))
+    .join('---\n'),
+);
+
+const operators: RunningOperator[] = [];
+const operator = async (identity: string): Promise<RunningOperator> => {
+  const op = await startOperator(credentials.operator, identity, LEASE);
+  operators.push(op);
+  return op;
+};
+t.teardown(() => Promise.all(operators.map((op) => op.stop('SIGKILL'))));
+
+let first = await operator('operator-a');
+const dp = await startDataplane(['--kubeconfig', credentials.dataplane, '--namespace', SYSTEM_NS, '--bus', 'public', '--replica', 'dp-public-0']);
+t.teardown(() => dp.stop());
+const internalDp = await startDataplane(['--kubeconfig', credentials.dataplane, '--namespace', SYSTEM_NS, '--bus', 'internal', '--replica', 'dp-internal-0']);
+t.teardown(() => internalDp.stop());
+
+interface Item {
+  kind: string;
+  metadata: { namespace: string; name: string; generation: number; resourceVersion: string };
+  status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
+}
+const list = async (what: string, ns?: string): Promise<Item[]> => (JSON.parse(await kubectl(['get', what, ...(ns === undefined ? ['-A'] : ['-n', ns]), '-o', 'json'])) as { items: Item[] }).items;
+const ready = (o: Item): boolean => o.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' && o.status.observedGeneration === o.metadata.generation;
+const allReady = async (): Promise<boolean> => (await list(KINDS)).every(ready);
+/** resourceVersion of every object the operator writes: the three kinds and the snapshot Secrets */
+const versions = async (): Promise<Map<string, string>> =>
+  new Map([...(await list(KINDS)), ...(await list('secrets', SYSTEM_NS))].map((o) => [`${o.kind}/${o.metadata.namespace}/${o.metadata.name}`, o.metadata.resourceVersion]));
+const eventCount = async (): Promise<number> => (await list('events')).length;
+const served = async (): Promise<number> => {
+  const res = await fetch(`${dp.url}/ha/v1/echo/1`, { headers: { 'x-api-key': KEY } });
+  await res.arrayBuffer();
+  return res.status;
+};
+
+await waitFor(allReady, 60_000, () => `never all Ready:\n${first.logs().slice(-3000)}`);
+
+t.test('restarted, the operator converges and writes nothing that did not change', async (t2) => {
+  const before = await versions();
+  const events = await eventCount();
+  t2.equal(await first.stop(), 0, 'SIGTERM: a clean exit');
+  const since = new Date().toISOString();
+  first = await operator('operator-a');
+  await reconciledSince(first, since);
+  await new Promise((r) => setTimeout(r, 1000)); // anything it would still write, it has had time to
+  t2.same(await versions(), before, 'no object and no snapshot Secret changed');
+  t2.equal(await eventCount(), events, 'no Event recorded');
+  t2.notMatch(await (await fetch(`${first.adminUrl}/metrics`)).text(), /^gozargah_operator_status_writes_total\{/m, 'no status write counted');
+  t2.match(await (await fetch(`${first.adminUrl}/metrics`)).text(), /^gozargah_operator_leader(_ratio)?(\{[^}]*\})? 1/m);
+});
+
+t.test('two operators: one leads; when it dies the other takes over within the lease time', async (t2) => {
+  const second = await operator('operator-b');
+  await waitFor(async () => (await second.state()).ready, 20_000, () => 'the standby never synced');
+  t2.same([(await first.state()).leader, (await second.state()).leader], [true, false], 'the running one leads; the new one stands by');
+  t2.equal((await fetch(`${second.adminUrl}/readyz`)).status, 200, 'a synced standby is ready');
+
+  // A change while B stands by: only A writes it.
+  await kubectl(['label', 'inquiryroute', '-n', 'gov', 'echo', 'ha-test=one']);
+  await first.stop('SIGKILL');
+  const died = Date.now();
+  await waitFor(async () => (await second.state()).leader, 15_000, () => `the standby never took over:\n${second.logs().slice(-2000)}`);
+  const tookMs = Date.now() - died;
+  t2.ok(tookMs <= 3000 + 1000, `took over ${tookMs} ms after the leader died (lease 3 s, plus at most one retry period)`);
+  t2.match(second.logs(), /"the leader stopped renewing; taking over","previous":"operator-a"/);
+
+  // The new leader does the work: a changed route gets its new generation in status.
+  await kubectl(['apply', '-f', '-'], stringify(route('echo', 'agency', '/ha/v2/echo/{id}', { upstreamPath: '/echo/{id}', buses: ['public'] })));
+  await waitFor(
+    async () => {
+      const r = (await list('inquiryroutes', 'gov')).find((o) => o.metadata.name === 'echo');
+      return r !== undefined && ready(r) && r.metadata.generation === 2;
+    },
+    20_000,
+    () => `the new leader did not reconcile:\n${second.logs().slice(-2000)}`,
+  );
+  await waitFor(async () => (await fetch(`${dp.url}/ha/v2/echo/1`, { headers: { 'x-api-key': KEY } })).status === 200, 20_000, () => `the new path was never served:\n${dp.logs().slice(-3000)}\n${second.logs().slice(-2000)}`);
+  t2.pass('served after the failover');
+});
+
+t.test('with the API server stopped, the dataplane keeps answering with the last snapshot', async (t2) => {
+  t2.equal(await served(), 404, '/ha/v1 was replaced by /ha/v2');
+  await cluster.stop();
+  await waitFor(() => dp.logs().includes('watching the snapshot Secrets failed; retrying'), 20_000, () => `the dataplane never noticed:\n${dp.logs().slice(-2000)}`);
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(`${dp.url}/ha/v2/echo/${i}`, { headers: { 'x-api-key': KEY } });
+    await res.arrayBuffer();
+    t2.equal(res.status, 200, `inquiry ${i} answered`);
+  }
+  t2.equal((await fetch(`${dp.adminUrl}/readyz`)).status, 200, 'still ready');
+});

@@ -1,0 +1,140 @@
+// The whole system on a real control plane: the operator (running as its least-privileged
+// ServiceAccount, deploy/rbac) watches, compiles, publishes and writes status; dataplane
+// processes started with a pod's arguments (and the dataplane's ServiceAccount) serve what it
+// publishes and report back, which is what makes objects Programmed.
+import t from 'tap';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { startAgency } from '../helpers/agency.ts';
+import { installCrds, startCluster } from '../helpers/cluster.ts';
+import { ROOT, startDataplane, waitFor } from '../helpers/dataplane.ts';
+import { binding, keySecret, provider, route } from '../helpers/manifests.ts';
+import { installRbac, startOperator, SYSTEM_NS } from '../helpers/operator.ts';
+
+t.setTimeout(240_000);
+const KINDS = 'serviceproviders,inquiryroutes,clientbindings';
+const KEY = 'demo-only-e2e-key-Qw3rTy7uIo';
+
+const cluster = await startCluster();
+t.teardown(() => cluster.stop());
+const kubectl = cluster.run;
+const apply = (objects: Record<string, unknown>[]): Promise<string> => kubectl(['apply', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
+
+await installCrds(cluster);
+const credentials = await installRbac(cluster);
+await kubectl(['apply', '-f', join(ROOT, 'examples')]);
+
+const operator = await startOperator(credentials.operator, 'operator-0');
+t.teardown(() => operator.stop());
+const dataplane = (bus: string) => startDataplane(['--kubeconfig', credentials.dataplane, '--namespace', SYSTEM_NS, '--bus', bus, '--replica', `dp-${bus}-0`]);
+const [publicDp, internalDp] = await Promise.all([dataplane('public'), dataplane('internal')]).catch((err: unknown) => {
+  throw new Error(`${(err as Error).message}\noperator:\n${operator.logs().slice(-3000)}`);
+});
+t.teardown(() => publicDp.stop());
+t.teardown(() => internalDp.stop());
+
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+}
+interface Item {
+  kind: string;
+  metadata: { namespace: string; name: string; generation: number };
+  status?: { observedGeneration?: number; conditions?: Condition[] };
+}
+const list = async (what: string): Promise<Item[]> => (JSON.parse(await kubectl(['get', what, '-A', '-o', 'json'])) as { items: Item[] }).items;
+const get = async (kind: string, ns: string, name: string): Promise<Item> => JSON.parse(await kubectl(['get', kind, '-n', ns, name, '-o', 'json'])) as Item;
+const condition = (o: Item, type: string): Condition | undefined => o.status?.conditions?.find((c) => c.type === type);
+const settled = (o: Item): boolean => condition(o, 'Ready')?.status === 'True' && o.status?.observedGeneration === o.metadata.generation;
+
+async function status(path: string, key = KEY): Promise<number> {
+  const res = await fetch(`${publicDp.url}${path}`, { headers: { 'x-api-key': key } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+t.test('examples/: every object reaches Ready at its generation, and kubectl shows it', async (t2) => {
+  let items: Item[] = [];
+  await waitFor(async () => (items = await list(KINDS)).every(settled), 60_000, () => `not Ready: ${JSON.stringify(items.filter((o) => !settled(o)).map((o) => [o.metadata.name, o.status]))}\n${operator.logs().slice(-2000)}`);
+  t2.equal(items.length, 11, 'four providers, four routes, three bindings');
+  for (const o of items) {
+    for (const type of ['Accepted', 'ResolvedRefs', 'Programmed', 'Ready']) t2.match(condition(o, type), { status: 'True', observedGeneration: o.metadata.generation }, `${o.kind} ${o.metadata.name} ${type}`);
+  }
+  const routes = await kubectl(['get', 'inquiryroutes', '-A']);
+  t2.match(routes, /civil-registry\s+person-by-national-id\s+civil-registry\s+\/civil-registry\/v1\/persons\/\{nationalId\}\s+internal,public\s+\d+\s+True/, 'kubectl get inquiryroutes: provider, path, buses, clients, Programmed');
+  const bindings = await kubectl(['get', 'clientbindings', '-A']);
+  t2.match(bindings, /snapp\s+snapp-driver-onboarding\s+snapp\s+2\/2\s+50\s+\S+\s+True/, 'kubectl get clientbindings: client, routes, rate, quota, Ready');
+  const described = await kubectl(['describe', 'inquiryroute', '-n', 'civil-registry', 'person-by-national-id']);
+  t2.match(described, /Normal\s+Programmed\s+.*Served by bus internal, public/, 'kubectl describe shows the Programmed Event');
+  t2.match(described, /Normal\s+Accepted\s/);
+  t2.match(operator.logs(), /"snapshot published","bus":"public","generation":1/);
+});
+
+const agencyA = await startAgency();
+const agencyB = await startAgency();
+t.teardown(() => agencyA.close());
+t.teardown(() => agencyB.close());
+const e2eRoute = route('echo', 'agency', '/e2e/v1/echo/{id}', { upstreamPath: '/echo/{id}', buses: ['public'] });
+const e2eBinding = binding('e2e', 'e2e-client', [{ namespace: 'gov', name: 'echo' }], { bus: 'public' });
+
+t.test('a route applied now is served, and its status says so', async (t2) => {
+  await kubectl(['create', 'namespace', 'gov']);
+  await kubectl(['create', 'namespace', 'clients']);
+  t2.equal(await status('/e2e/v1/echo/1'), 404, 'not there before');
+  await apply([provider('agency', agencyA.url), e2eRoute, keySecret('e2e-keys', { k: KEY }), e2eBinding]);
+  await waitFor(async () => (await status('/e2e/v1/echo/1')) === 200, 30_000, () => `never served:\n${operator.logs().slice(-2000)}\n${publicDp.logs().slice(-2000)}`);
+  t2.ok(agencyA.seen.some((r) => r.url === '/echo/1'), 'the agency got the inquiry');
+  await waitFor(async () => settled(await get('clientbinding', 'clients', 'e2e')), 30_000, () => 'the binding never became Ready');
+  t2.equal(condition(await get('inquiryroute', 'gov', 'echo'), 'Programmed')?.status, 'True');
+});
+
+t.test("changing a provider's upstream takes effect", async (t2) => {
+  await apply([provider('agency', agencyB.url)]);
+  await waitFor(
+    async () => (await status('/e2e/v1/echo/2')) === 200 && agencyB.seen.some((r) => r.url === '/echo/2'),
+    30_000,
+    () => `agency B never got an inquiry:\n${publicDp.logs().slice(-2000)}`,
+  );
+  const provider2 = await get('serviceprovider', 'gov', 'agency');
+  await waitFor(async () => settled(await get('serviceprovider', 'gov', 'agency')), 30_000, () => 'the provider never settled');
+  t2.equal(provider2.metadata.generation, 2);
+});
+
+t.test('a refused binding shows why in its status: NotAdmitted, KeyConflict', async (t2) => {
+  // clients has no gozargah.io/client label: person-by-national-id does not admit it.
+  const notAdmitted = binding('wants-registry', 'e2e-client-2', [{ namespace: 'civil-registry', name: 'person-by-national-id' }], { bus: 'public' });
+  // Another binding holding the same key as e2e: the newer one is refused.
+  const conflict = binding('same-key', 'e2e-client-3', [{ namespace: 'gov', name: 'echo' }], { bus: 'public' });
+  await apply([notAdmitted, keySecret('wants-registry-keys', { k: 'demo-only-other-key-Zx8cVb' }), conflict, keySecret('same-key-keys', { k: KEY })]);
+  let a: Item | undefined;
+  let c: Item | undefined;
+  await waitFor(
+    async () => condition((a = await get('clientbinding', 'clients', 'wants-registry')), 'Accepted')?.reason === 'NotAdmitted' && condition((c = await get('clientbinding', 'clients', 'same-key')), 'Accepted')?.reason === 'KeyConflict',
+    30_000,
+    () => `statuses: ${JSON.stringify([a?.status, c?.status])}`,
+  );
+  t2.match(condition(a as Item, 'Accepted'), { status: 'False', message: /civil-registry\/person-by-national-id/ });
+  t2.match(condition(c as Item, 'Accepted'), { status: 'False', message: /clients\/e2e/ });
+  t2.equal(await status('/e2e/v1/echo/3'), 200, 'the older binding keeps its key');
+  const described = await kubectl(['describe', 'clientbinding', '-n', 'clients', 'same-key']);
+  t2.match(described, /Warning\s+KeyConflict\s/);
+});
+
+t.test("deleting a binding makes its key fail with 401", async (t2) => {
+  await kubectl(['delete', 'clientbinding', '-n', 'clients', 'e2e', 'same-key']);
+  await waitFor(async () => (await status('/e2e/v1/echo/4')) === 401, 30_000, () => `the key still works:\n${publicDp.logs().slice(-2000)}`);
+  t2.pass('401 once the binding is gone');
+});
+
+t.test('the operator reads only labelled Secrets, and says so', async (t2) => {
+  await apply([
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'unlabelled-keys', namespace: 'clients' }, stringData: { k: 'demo-only-unlabelled-Po9iU8' } },
+    binding('unlabelled', 'e2e-client-4', [{ namespace: 'gov', name: 'echo' }], { bus: 'public' }),
+  ]);
+  let b: Item | undefined;
+  await waitFor(async () => condition((b = await get('clientbinding', 'clients', 'unlabelled')), 'ResolvedRefs')?.reason === 'SecretNotFound', 30_000, () => JSON.stringify(b?.status));
+  t2.match(condition(b as Item, 'ResolvedRefs')?.message, /lacks the label gozargah\.io\/credentials: "true"/);
+});
