@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: check the examples with the CLI, compile them, then run the dataplane on them.
+# make demo: check the examples with the CLI, compile them, then run the whole system on them
+# (make demo-up: and keep it running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "=== gozargah validate -f examples/ ==="
@@ -13,5 +14,4 @@ node cli/main.ts compile -f examples/ -o json | node -e '
       console.log(`  bus ${bus}: ${snap.routes.length} routes, ${snap.bindings.length} bindings, ${snap.providers.length} providers, ${snap.hash}`);
   });'
 echo
-echo "=== the dataplane, standalone (--manifests examples/), one process per bus ==="
-node scripts/demo.ts 2> >(grep -v '"level":"info"' >&2)
+node scripts/demo.ts "$@" 2> >(grep -v '"level":"info"' >&2)
