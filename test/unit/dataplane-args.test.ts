@@ -7,6 +7,7 @@ t.test('cluster mode: --namespace, with or without --kubeconfig', async (t2) => 
   const withFile = parseDataplaneArgs(['--namespace', 'gozargah-system', '--kubeconfig', '/k', '--bus', 'public']);
   t2.same([withFile.namespace, withFile.kubeconfig, withFile.bus, withFile.manifests, withFile.snapshot], ['gozargah-system', '/k', 'public', null, null]);
   t2.equal(parseDataplaneArgs(['--namespace', 'ns']).kubeconfig, null, 'no --kubeconfig: in-cluster');
+  t2.equal(parseDataplaneArgs(['--namespace', 'ns', '--replica', 'dp-public-7d9f-x2']).replica, 'dp-public-7d9f-x2');
 });
 
 const refused: [string[], RegExp][] = [
@@ -15,6 +16,7 @@ const refused: [string[], RegExp][] = [
   [['--snapshot', 'f', '--namespace', 'ns'], /exactly one of/],
   [['--snapshot', 'f', '--kubeconfig', '/k'], /--kubeconfig goes with --namespace NS/],
   [['--namespace', 'Not_A_Label'], /--namespace must be a DNS label/],
+  [['--namespace', 'ns', '--replica', 'Pod_1'], /--replica must be a DNS subdomain \(a pod name\), got Pod_1/],
 ];
 for (const [argv, message] of refused) {
   t.test(`refuses ${argv.join(' ') || 'no source'}`, async (t2) => {
