@@ -1,0 +1,213 @@
+// charts/gozargah on a real kube-apiserver + etcd: `helm install` creates every object and the
+// CRDs, CRs are accepted, `helm upgrade` changes the Deployments and keeps every CR, an upgrade to a
+// chart whose CRD gained a field serves that field, and `helm uninstall` removes what the chart
+// made but leaves the CRDs and every CR. There is no kubelet: pods never run, objects are checked.
+import t from 'tap';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { startCluster } from '../helpers/cluster.ts';
+import { ROOT, waitFor } from '../helpers/dataplane.ts';
+import { CHART, helm } from '../helpers/helm.ts';
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const NS = 'gozargah-system';
+const CRDS = ['serviceproviders.gozargah.io', 'inquiryroutes.gozargah.io', 'clientbindings.gozargah.io'];
+const PRODUCTION = join(import.meta.dirname, 'fixtures/production.yaml');
+const work = mkdtempSync(join(tmpdir(), 'gozargah-helm-it-'));
+
+const cluster = await startCluster();
+t.teardown(() => cluster.stop());
+const run = helm(cluster.kubeconfig);
+
+async function ok(args: string[], input?: string): Promise<string> {
+  const out = await cluster.kubectl(args, input);
+  if (out.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${out.stderr}`);
+  return out.stdout;
+}
+
+/** The objects of the release's manifest as kind/name (namespace-qualified when namespaced). */
+async function manifest(): Promise<{ text: string; objects: string[] }> {
+  const out = await run(['get', 'manifest', 'gozargah', '--namespace', NS]);
+  if (out.code !== 0) throw new Error(out.stderr);
+  const objects = parseAllDocuments(out.stdout)
+    .map((d) => d.toJS() as Obj | null)
+    .filter((o): o is Obj => o !== null)
+    .map((o) => `${o['kind']}/${o['metadata']['name']}`);
+  return { text: out.stdout, objects };
+}
+
+/** Every CR of the three kinds, as namespace/kind/name. */
+async function crs(): Promise<string[]> {
+  const out = await ok(['get', 'gozargah', '-A', '-o', 'jsonpath={range .items[*]}{.metadata.namespace}/{.kind}/{.metadata.name}{"\\n"}{end}']);
+  return out.trim().split('\n').filter(Boolean).sort();
+}
+
+const image = async (deploy: string): Promise<string> => ok(['-n', NS, 'get', 'deploy', deploy, '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
+const replicas = async (deploy: string): Promise<string> => ok(['-n', NS, 'get', 'deploy', deploy, '-o', 'jsonpath={.spec.replicas}']);
+
+let installed: string[] = [];
+let examples: string[] = [];
+
+t.test('helm install creates every object of the chart and the CRDs', async (t2) => {
+  const out = await run(['install', 'gozargah', CHART, '--namespace', NS, '--create-namespace']);
+  t2.equal(out.code, 0, out.stderr);
+  t2.match(out.stdout, /STATUS: deployed/);
+  t2.match(out.stdout, /Gozargah 0\.1\.0 is installed as release "gozargah" in namespace "gozargah-system"/, 'NOTES.txt');
+  const { text, objects } = await manifest();
+  installed = objects;
+  for (const kind of ['CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'Service', 'PodDisruptionBudget']) {
+    t2.ok(
+      objects.some((o) => o.startsWith(`${kind}/`)),
+      `the release holds a ${kind}`,
+    );
+  }
+  // kubectl get -f: fails if any object of the manifest is missing.
+  const got = await ok(['get', '-n', NS, '-f', '-', '-o', 'name'], text);
+  t2.equal(got.trim().split('\n').length, objects.length, `all ${objects.length} objects exist`);
+  await ok(['wait', '--for=condition=Established', '--timeout=60s', ...CRDS.map((c) => `crd/${c}`)]);
+  for (const crd of CRDS) {
+    const policy = await ok(['get', 'crd', crd, '-o', 'jsonpath={.metadata.annotations.helm\\.sh/resource-policy}']);
+    t2.equal(policy, 'keep', `${crd} is kept on uninstall`);
+  }
+  t2.equal(await replicas('gozargah-operator'), '2');
+  t2.equal(await replicas('gozargah-dataplane-default'), '2');
+});
+
+t.test('CRs applied after install are accepted', async (t2) => {
+  const out = await cluster.kubectl(['apply', '-f', join(ROOT, 'examples')]);
+  t2.equal(out.code, 0, out.stderr);
+  examples = await crs();
+  const inExamples = readdirSync(join(ROOT, 'examples'))
+    .flatMap((f) => parseAllDocuments(readFileSync(join(ROOT, 'examples', f), 'utf8')).map((d) => d.toJS() as Obj | null))
+    .filter((o) => o !== null && ['ServiceProvider', 'InquiryRoute', 'ClientBinding'].includes(o['kind'] as string));
+  t2.ok(examples.length > 0);
+  t2.equal(examples.length, inExamples.length, `the ${inExamples.length} objects of examples/ are stored`);
+});
+
+t.test('helm upgrade with changed values changes the Deployments and keeps every CR', async (t2) => {
+  // The Prometheus Operator's kinds, reduced to what the API server needs to store them.
+  await ok(['apply', '-f', '-'], monitoringCRDs());
+  await ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
+
+  const production = await run(['upgrade', 'gozargah', CHART, '--namespace', NS, '--values', PRODUCTION]);
+  t2.equal(production.code, 0, production.stderr);
+  const { text, objects } = await manifest();
+  const got = await ok(['get', '-n', NS, '-f', '-', '-o', 'name'], text);
+  t2.equal(got.trim().split('\n').length, objects.length, `all ${objects.length} objects of the production values exist`);
+  for (const o of ['Deployment/gozargah-dataplane-internal', 'Deployment/gozargah-dataplane-public', 'HorizontalPodAutoscaler/gozargah-dataplane-public', 'ServiceMonitor/gozargah-dataplane', 'PrometheusRule/gozargah', 'ConfigMap/gozargah-dashboard', 'NetworkPolicy/gozargah-operator']) {
+    t2.ok(objects.includes(o), `${o} is in the release`);
+  }
+  const gone = await cluster.kubectl(['-n', NS, 'get', 'deploy', 'gozargah-dataplane-default']);
+  t2.match(gone.stderr, /NotFound/, 'the bus the new values no longer list is removed');
+  t2.equal(await image('gozargah-operator'), 'registry.example.ir/gozargah/gozargah:0.1.0');
+  t2.equal(await replicas('gozargah-dataplane-internal'), '3');
+
+  const changed = join(work, 'changed.yaml');
+  const values = parse(readFileSync(PRODUCTION, 'utf8')) as Obj;
+  values['image']['tag'] = '0.1.1';
+  values['buses'][0]['replicas'] = 5;
+  writeFileSync(changed, stringify(values));
+  const upgrade = await run(['upgrade', 'gozargah', CHART, '--namespace', NS, '--values', changed]);
+  t2.equal(upgrade.code, 0, upgrade.stderr);
+  t2.match(upgrade.stdout, /REVISION: 3/);
+  t2.equal(await image('gozargah-operator'), 'registry.example.ir/gozargah/gozargah:0.1.1');
+  t2.equal(await image('gozargah-dataplane-internal'), 'registry.example.ir/gozargah/gozargah:0.1.1');
+  t2.equal(await replicas('gozargah-dataplane-internal'), '5');
+  t2.strictSame(await crs(), examples, 'every CR is still there');
+});
+
+t.test('helm upgrade to a chart whose CRD gained a field serves that field', async (t2) => {
+  const provider = `apiVersion: gozargah.io/v1alpha1
+kind: ServiceProvider
+metadata: { name: with-contact, namespace: civil-registry }
+spec:
+  upstream: { url: "http://agency.example:8080" }
+  contact: ops@agency.example
+`;
+  const before = await cluster.kubectl(['apply', '-f', '-'], provider);
+  t2.not(before.code, 0, 'before the upgrade the field is unknown');
+  t2.match(before.stderr, /unknown field "spec.contact"/);
+
+  const chart = join(work, 'gozargah');
+  cpSync(CHART, chart, { recursive: true });
+  addContactField(join(chart, 'templates/crds/gozargah.io_serviceproviders.yaml'));
+  const chartYaml = join(chart, 'Chart.yaml');
+  writeFileSync(chartYaml, readFileSync(chartYaml, 'utf8').replace(/^version: .*$/m, 'version: 0.1.1-contact'));
+  const upgrade = await run(['upgrade', 'gozargah', chart, '--namespace', NS, '--values', PRODUCTION]);
+  t2.equal(upgrade.code, 0, upgrade.stderr);
+  await ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/serviceproviders.gozargah.io']);
+
+  // The API server swaps in the new schema asynchronously after the CRD update: retry briefly.
+  let after = await cluster.kubectl(['apply', '-f', '-'], provider);
+  await waitFor(
+    async () => after.code === 0 || (after = await cluster.kubectl(['apply', '-f', '-'], provider)).code === 0,
+    30_000,
+    () => `spec.contact is still refused after the upgrade:\n${after.stderr}`,
+  );
+  t2.equal(after.code, 0, after.stderr);
+  t2.equal(await ok(['-n', 'civil-registry', 'get', 'sp', 'with-contact', '-o', 'jsonpath={.spec.contact}']), 'ops@agency.example', 'the new field is stored and served');
+  // The API server republishes a CRD's OpenAPI (what kubectl explain reads) shortly after the change.
+  let explained = '';
+  await waitFor(
+    async () => {
+      explained = (await cluster.kubectl(['explain', 'serviceproviders.spec.contact'])).stdout;
+      return explained.includes("Who runs this agency's endpoint");
+    },
+    30_000,
+    () => `kubectl explain never showed spec.contact:\n${explained}`,
+  );
+  t2.match(explained, /Who runs this agency's endpoint/, 'kubectl explain documents the new field');
+  t2.strictSame(await crs(), [...examples, 'civil-registry/ServiceProvider/with-contact'].sort(), 'every CR is still there');
+});
+
+t.test('helm uninstall removes what the chart made and leaves the CRDs and every CR', async (t2) => {
+  const { objects } = await manifest();
+  const out = await run(['uninstall', 'gozargah', '--namespace', NS, '--wait', '--timeout', '60s']);
+  t2.equal(out.code, 0, out.stderr);
+  t2.match(`${out.stdout}${out.stderr}`, /These resources were kept due to the resource policy/);
+  for (const object of objects) {
+    const [kind, name] = object.split('/') as [string, string];
+    const got = await cluster.kubectl(['-n', NS, 'get', kind, name, '-o', 'name']);
+    if (kind === 'CustomResourceDefinition') t2.equal(got.code, 0, `${object} is kept`);
+    else t2.match(got.stderr, /NotFound/, `${object} is removed`);
+  }
+  t2.ok(installed.length > 0);
+  const left = await ok(['-n', NS, 'get', 'deploy,svc,sa,role,rolebinding,pdb,hpa,networkpolicy,configmap', '-l', 'app.kubernetes.io/instance=gozargah', '-o', 'name']);
+  t2.equal(left.trim(), '', 'nothing labelled with the release is left in its namespace');
+  t2.equal((await cluster.kubectl(['get', 'clusterrole,clusterrolebinding', 'gozargah-operator'])).code, 1, 'the cluster-wide RBAC is gone');
+  for (const crd of CRDS) t2.equal((await cluster.kubectl(['get', 'crd', crd])).code, 0, `${crd} is still there`);
+  t2.strictSame(await crs(), [...examples, 'civil-registry/ServiceProvider/with-contact'].sort(), 'every CR is still there');
+});
+
+/** Adds spec.contact to the ServiceProvider CRD template (its body below `spec:` is plain YAML). */
+function addContactField(path: string): void {
+  const text = readFileSync(path, 'utf8');
+  const start = text.search(/^spec:/m);
+  const end = text.lastIndexOf('{{- end }}');
+  const body = parse(text.slice(start, end)) as Obj;
+  const spec = body['spec']['versions'][0]['schema']['openAPIV3Schema']['properties']['spec'];
+  spec['properties']['contact'] = { type: 'string', maxLength: 254, description: "Who runs this agency's endpoint (an e-mail address)." };
+  writeFileSync(path, text.slice(0, start) + stringify(body, { lineWidth: 0 }) + text.slice(end));
+}
+
+function monitoringCRDs(): string {
+  return ['ServiceMonitor', 'PrometheusRule']
+    .map((kind) => {
+      const plural = `${kind.toLowerCase()}s`;
+      return stringify({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: `${plural}.monitoring.coreos.com` },
+        spec: {
+          group: 'monitoring.coreos.com',
+          names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
+          scope: 'Namespaced',
+          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+        },
+      });
+    })
+    .join('---\n');
+}

@@ -1,0 +1,245 @@
+// charts/gozargah without a cluster: `helm lint` is clean, `helm template` matches the golden
+// output for the default values and for a production values file (UPDATE_GOLDEN=1 rewrites it),
+// the RBAC rules are exactly deploy/rbac/, the CRDs are exactly crds/, every pod is hardened, and
+// wrong values fail with a message that names them.
+import t from 'tap';
+import { readFileSync, writeFileSync, existsSync, readdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { ROOT } from '../helpers/dataplane.ts';
+import { CHART, helm } from '../helpers/helm.ts';
+import { parseDataplaneArgs } from '../../dataplane/args.ts';
+import { parseOperatorArgs } from '../../operator/args.ts';
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
+const PRODUCTION = join(import.meta.dirname, 'fixtures/production.yaml');
+const GOLDEN = join(import.meta.dirname, 'golden');
+const run = helm();
+const RELEASE = ['gozargah', CHART, '--namespace', 'gozargah-system'];
+
+async function template(...args: string[]): Promise<string> {
+  const out = await run(['template', ...RELEASE, ...args]);
+  if (out.code !== 0) throw new Error(`helm template ${args.join(' ')} failed:\n${out.stderr}`);
+  return out.stdout;
+}
+
+const docs = (text: string): Obj[] =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS() as Obj | null)
+    .filter((d): d is Obj => d !== null);
+const find = (objs: Obj[], kind: string, name: string): Obj | undefined => objs.find((o) => o['kind'] === kind && o['metadata']?.['name'] === name);
+const fileDocs = (path: string): Obj[] => docs(readFileSync(path, 'utf8'));
+
+const rendered = {
+  default: await template(),
+  production: await template('--values', PRODUCTION),
+};
+
+t.test('helm lint is clean, with the default and the production values', async (t2) => {
+  for (const args of [[], ['--values', PRODUCTION]]) {
+    const out = await run(['lint', '--strict', CHART, ...args]);
+    t2.equal(out.code, 0, `helm lint ${args.join(' ')}: ${out.stdout}${out.stderr}`);
+    t2.match(out.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    t2.notMatch(out.stdout, /\[(WARNING|ERROR)\]/, 'no warning');
+  }
+});
+
+/**
+ * The output without the CRD templates: those are crds/ (checked below), so a change to
+ * api/v1alpha1 needs `make crds`, not new golden files.
+ */
+const withoutCRDs = (text: string): string =>
+  text
+    .split(/^(?=---\n# Source: )/m)
+    .filter((doc) => !doc.startsWith('---\n# Source: gozargah/templates/crds/'))
+    .join('');
+
+for (const [name, all] of Object.entries(rendered)) {
+  const text = withoutCRDs(all);
+  t.test(`helm template with the ${name} values matches golden/${name}.yaml (CRDs aside)`, async (t2) => {
+    t2.not(text, all, 'the CRD templates are left out');
+    const path = join(GOLDEN, `${name}.yaml`);
+    if (UPDATE) {
+      writeFileSync(path, text);
+      t2.pass(`wrote ${path}`);
+      return;
+    }
+    if (!existsSync(path)) {
+      t2.fail(`${path} is missing: run UPDATE_GOLDEN=1 tap test/helm and read what it wrote`);
+      return;
+    }
+    t2.equal(text, readFileSync(path, 'utf8'), `the output matches golden/${name}.yaml (UPDATE_GOLDEN=1 rewrites it)`);
+  });
+}
+
+t.test('the chart ships exactly the rules of deploy/rbac/', async (t2) => {
+  for (const [name, text] of Object.entries(rendered)) {
+    const objs = docs(text);
+    for (const component of ['operator', 'dataplane']) {
+      const wanted = fileDocs(join(ROOT, 'deploy/rbac', `${component}.yaml`));
+      for (const role of wanted.filter((o) => o['kind'] === 'ClusterRole' || o['kind'] === 'Role')) {
+        const got = find(objs, role['kind'], `gozargah-${component}`);
+        t2.ok(got, `${name}: ${role['kind']} gozargah-${component} is rendered`);
+        t2.strictSame(got?.['rules'], role['rules'], `${name}: ${role['kind']} gozargah-${component} has exactly the rules of deploy/rbac/${component}.yaml`);
+      }
+      for (const binding of wanted.filter((o) => o['kind'] === 'ClusterRoleBinding' || o['kind'] === 'RoleBinding')) {
+        const got = find(objs, binding['kind'], `gozargah-${component}`);
+        t2.strictSame(got?.['roleRef'], binding['roleRef'], `${name}: ${binding['kind']} refers to the same role`);
+        t2.strictSame(got?.['subjects'], binding['subjects'], `${name}: ${binding['kind']} binds the chart's ServiceAccount in the release namespace`);
+      }
+      const roles = objs.filter((o) => ['ClusterRole', 'Role', 'ClusterRoleBinding', 'RoleBinding'].includes(o['kind']) && o['metadata']['labels']['app.kubernetes.io/component'] === component);
+      t2.equal(roles.length, wanted.length, `${name}: no RBAC object for the ${component} beyond deploy/rbac/${component}.yaml`);
+    }
+    t2.equal(objs.filter((o) => ['ClusterRole', 'Role', 'ClusterRoleBinding', 'RoleBinding'].includes(o['kind'])).length, 6, `${name}: six RBAC objects in all`);
+  }
+});
+
+t.test('the CRD templates are crds/, with keep unless crds.keep=false, and none with crds.enabled=false', async (t2) => {
+  const objs = docs(rendered.default);
+  for (const file of readdirSync(join(ROOT, 'crds'))) {
+    const [crd] = fileDocs(join(ROOT, 'crds', file)) as [Obj];
+    const got = find(objs, 'CustomResourceDefinition', crd['metadata']['name']);
+    t2.strictSame(got?.['spec'], crd['spec'], `${file}: the same spec as crds/${file}`);
+    t2.equal(got?.['metadata']['annotations']['helm.sh/resource-policy'], 'keep', `${file}: helm.sh/resource-policy: keep`);
+    t2.equal(got?.['metadata']['labels']['app.kubernetes.io/part-of'], 'gozargah');
+  }
+  const notKept = docs(await template('--set', 'crds.keep=false')).filter((o) => o['kind'] === 'CustomResourceDefinition');
+  t2.equal(notKept.length, 3);
+  t2.ok(
+    notKept.every((o) => o['metadata']['annotations'] === undefined),
+    'no annotation with crds.keep=false',
+  );
+  const none = docs(await template('--set', 'crds.enabled=false'));
+  t2.equal(none.filter((o) => o['kind'] === 'CustomResourceDefinition').length, 0, 'no CRD with crds.enabled=false');
+});
+
+t.test('one Deployment, Service and PodDisruptionBudget per bus; an HPA where asked', async (t2) => {
+  const objs = docs(rendered.production);
+  for (const bus of ['internal', 'public']) {
+    for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'NetworkPolicy']) t2.ok(find(objs, kind, `gozargah-dataplane-${bus}`), `${kind} gozargah-dataplane-${bus}`);
+  }
+  t2.equal(objs.filter((o) => o['kind'] === 'Deployment').length, 3, 'the operator and two buses');
+  const internal = find(objs, 'Deployment', 'gozargah-dataplane-internal') as Obj;
+  const publicBus = find(objs, 'Deployment', 'gozargah-dataplane-public') as Obj;
+  t2.equal(internal['spec']['replicas'], 3);
+  t2.equal(publicBus['spec']['replicas'], undefined, 'an autoscaled bus leaves replicas to its HPA');
+  t2.ok(find(objs, 'HorizontalPodAutoscaler', 'gozargah-dataplane-public'));
+  t2.notOk(find(objs, 'HorizontalPodAutoscaler', 'gozargah-dataplane-internal'));
+  const args: string[] = internal['spec']['template']['spec']['containers'][0]['args'];
+  t2.match(args.join(' '), /^dataplane\/main\.ts --namespace \$\(POD_NAMESPACE\) --bus internal --replica \$\(POD_NAME\) --listen 0\.0\.0\.0:8080 --admin-listen 0\.0\.0\.0:9090 --grace 25 --tls-cert \/etc\/gozargah\/tls\/tls\.crt --tls-key \/etc\/gozargah\/tls\/tls\.key --client-ca \/etc\/gozargah\/client-ca\/ca\.crt$/);
+  t2.equal(internal['spec']['template']['spec']['terminationGracePeriodSeconds'], 35, 'above preStop sleep + drain');
+  const svc = find(objs, 'Service', 'gozargah-dataplane-public') as Obj;
+  t2.equal(svc['spec']['type'], 'LoadBalancer');
+  t2.strictSame(svc['spec']['ports'], [{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
+  const operator = find(objs, 'Deployment', 'gozargah-operator') as Obj;
+  t2.equal(operator['spec']['replicas'], 2);
+  t2.strictSame(operator['spec']['template']['spec']['containers'][0]['args'], ['operator/main.ts', '--namespace', '$(POD_NAMESPACE)', '--identity', '$(POD_NAME)', '--admin-listen', '0.0.0.0:9090']);
+  t2.ok(find(objs, 'PodDisruptionBudget', 'gozargah-operator'));
+  const defaults = docs(rendered.default);
+  t2.ok(find(defaults, 'Deployment', 'gozargah-dataplane-default'), 'the default values serve the API default bus');
+  for (const kind of ['ServiceMonitor', 'PrometheusRule', 'ConfigMap', 'NetworkPolicy', 'HorizontalPodAutoscaler']) {
+    t2.equal(defaults.filter((o) => o['kind'] === kind).length, 0, `no ${kind} by default`);
+  }
+});
+
+t.test("the containers' command lines are what the operator's and the dataplane's own parsers accept", async (t2) => {
+  // The kubelet expands $(VAR) from the container's env; the downward API gives these two.
+  const expand = (args: string[]): string[] => args.map((a) => a.replace('$(POD_NAMESPACE)', 'gozargah-system').replace('$(POD_NAME)', 'pod-0'));
+  for (const [name, text] of Object.entries(rendered)) {
+    for (const deploy of docs(text).filter((o) => o['kind'] === 'Deployment')) {
+      const c = deploy['spec']['template']['spec']['containers'][0];
+      const [entry, ...args] = expand(c['args']) as [string, ...string[]];
+      t2.strictSame(c['command'], ['node'], `${name}: ${deploy['metadata']['name']} runs node`);
+      t2.ok(existsSync(join(ROOT, entry)), `${name}: ${entry} exists`);
+      if (entry === 'operator/main.ts') {
+        const parsed = parseOperatorArgs(args, {});
+        t2.match(parsed, { namespace: 'gozargah-system', identity: 'pod-0' }, `${name}: operator arguments`);
+      } else {
+        const parsed = parseDataplaneArgs(args);
+        const bus = deploy['metadata']['labels']['gozargah.io/bus'];
+        t2.match(parsed, { namespace: 'gozargah-system', bus, replica: 'pod-0', listen: { port: 8080 }, adminListen: { port: 9090 } }, `${name}: dataplane arguments of bus ${bus}`);
+        const paths = c['volumeMounts'].map((m: Obj) => m['mountPath'] as string);
+        for (const file of [parsed.tlsCert, parsed.tlsKey, parsed.clientCa]) {
+          if (file !== null) t2.ok(paths.some((p: string) => file.startsWith(`${p}/`)), `${name}: ${file} is on a mounted volume`);
+        }
+      }
+    }
+  }
+});
+
+t.test("a bus's own keys win over busDefaults, key by key, even to turn something off", async (t2) => {
+  const values = join(mkdtempSync(join(tmpdir(), 'gozargah-values-')), 'values.yaml');
+  writeFileSync(
+    values,
+    `busDefaults:
+  autoscaling: { enabled: true }
+  tls: { secretName: default-tls }
+  tolerations: [{ operator: Exists }]
+buses:
+  - { name: a, podDisruptionBudget: { enabled: false }, autoscaling: { enabled: false }, tls: { secretName: "" }, tolerations: [] }
+  - { name: b, autoscaling: { maxReplicas: 4 } }
+`,
+  );
+  const objs = docs(await template('--values', values));
+  t2.notOk(find(objs, 'PodDisruptionBudget', 'gozargah-dataplane-a'), 'bus a turned its PDB off');
+  t2.notOk(find(objs, 'HorizontalPodAutoscaler', 'gozargah-dataplane-a'), 'bus a turned autoscaling off');
+  const a = find(objs, 'Deployment', 'gozargah-dataplane-a') as Obj;
+  t2.equal(a['spec']['replicas'], 2);
+  t2.notMatch(a['spec']['template']['spec']['containers'][0]['args'].join(' '), /--tls-cert/, 'bus a serves plain HTTP');
+  t2.equal(a['spec']['template']['spec']['tolerations'], undefined, 'bus a has no tolerations');
+  t2.ok(find(objs, 'PodDisruptionBudget', 'gozargah-dataplane-b'), 'bus b keeps the default PDB');
+  const hpa = find(objs, 'HorizontalPodAutoscaler', 'gozargah-dataplane-b') as Obj;
+  t2.match(hpa['spec'], { minReplicas: 2, maxReplicas: 4 }, 'bus b: the default minimum, its own maximum');
+  const b = find(objs, 'Deployment', 'gozargah-dataplane-b') as Obj;
+  t2.match(b['spec']['template']['spec']['containers'][0]['args'].join(' '), /--tls-cert \/etc\/gozargah\/tls\/tls\.crt/, 'bus b serves HTTPS with the default Secret');
+  t2.strictSame(b['spec']['template']['spec']['tolerations'], [{ operator: 'Exists' }]);
+});
+
+t.test('every pod is hardened', async (t2) => {
+  for (const [name, text] of Object.entries(rendered)) {
+    for (const deploy of docs(text).filter((o) => o['kind'] === 'Deployment')) {
+      const pod = deploy['spec']['template']['spec'];
+      const what = `${name}: ${deploy['metadata']['name']}`;
+      t2.equal(pod['securityContext']['runAsNonRoot'], true, `${what}: runAsNonRoot`);
+      t2.equal(pod['securityContext']['seccompProfile']['type'], 'RuntimeDefault', `${what}: seccomp RuntimeDefault`);
+      for (const c of pod['containers']) {
+        t2.equal(c['securityContext']['readOnlyRootFilesystem'], true, `${what}: read-only root filesystem`);
+        t2.equal(c['securityContext']['allowPrivilegeEscalation'], false, `${what}: no privilege escalation`);
+        t2.strictSame(c['securityContext']['capabilities']['drop'], ['ALL'], `${what}: every capability dropped`);
+        t2.ok(c['livenessProbe'] && c['readinessProbe'], `${what}: probes`);
+        t2.ok(c['resources']['requests'], `${what}: resource requests`);
+      }
+    }
+  }
+});
+
+t.test('the dashboard ConfigMap holds files/dashboard.json, valid JSON', async (t2) => {
+  const cm = find(docs(rendered.production), 'ConfigMap', 'gozargah-dashboard') as Obj;
+  t2.equal(cm['metadata']['labels']['grafana_dashboard'], '1');
+  const json = cm['data']['gozargah.json'] as string;
+  t2.equal(json, readFileSync(join(CHART, 'files/dashboard.json'), 'utf8').trimEnd());
+  t2.doesNotThrow(() => JSON.parse(json));
+});
+
+const refused: [string, string[], RegExp][] = [
+  ['an unknown key', ['--set', 'operater.replicas=3'], /at '': additional properties 'operater' not allowed/],
+  ['a typo inside a bus', ['--set', 'buses[0].name=x', '--set', 'buses[0].replica=3'], /at '\/buses\/0': additional properties 'replica' not allowed/],
+  ['a number given as text', ['--set-string', 'operator.replicas=two'], /at '\/operator\/replicas': got string, want integer/],
+  ['zero operator replicas', ['--set', 'operator.replicas=0'], /at '\/operator\/replicas': minimum: got 0, want 1/],
+  ['a bus name that is not a DNS label', ['--set', 'buses[0].name=Public_Bus'], /at '\/buses\/0\/name': 'Public_Bus' does not match pattern/],
+  ['a Service type that does not exist', ['--set', 'buses[0].name=x', '--set', 'buses[0].service.type=Ingress'], /at '\/buses\/0\/service\/type': value must be one of 'ClusterIP', 'NodePort', 'LoadBalancer'/],
+  ['a client CA without TLS', ['--set', 'buses[0].name=x', '--set', 'buses[0].clientCA.secretName=ca'], /buses\[x\]: clientCA.secretName needs tls.secretName/],
+  ['a bus named like the metrics Service', ['--set', 'buses[0].name=metrics'], /a bus may not be named "metrics"/],
+  ['two buses with one name', ['--set', 'buses[0].name=x', '--set', 'buses[1].name=x'], /buses: the name "x" appears twice/],
+  ['a maximum below the minimum of an autoscaler', ['--set', 'buses[0].name=x', '--set', 'buses[0].autoscaling.enabled=true', '--set', 'buses[0].autoscaling.maxReplicas=1'], /buses\[x\]: autoscaling.maxReplicas \(1\) is below autoscaling.minReplicas \(2\)/],
+];
+for (const [what, args, message] of refused) {
+  t.test(`helm template refuses ${what} with a message that names it`, async (t2) => {
+    const out = await run(['template', ...RELEASE, ...args]);
+    t2.not(out.code, 0, 'helm fails');
+    t2.match(out.stderr, message);
+  });
+}
