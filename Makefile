@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-integration cluster-build cluster-up cluster-down demo bench-forwarders bench-compile bench-memory clean
+.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench-forwarders bench-compile bench-memory clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,10 +31,10 @@ lint: $(DEPS) ## ESLint over everything
 typecheck: $(DEPS) ## tsc in strict mode (no emit: Node 24 runs the TypeScript directly)
 	tsc -p tsconfig.json
 
-crds: $(DEPS) ## regenerate crds/ from api/v1alpha1
+crds: $(DEPS) ## regenerate crds/ and the chart's CRD templates from api/v1alpha1
 	node scripts/gen-crds.ts --write
 
-crds-check: $(DEPS) ## fail when crds/ is out of date with api/v1alpha1
+crds-check: $(DEPS) ## fail when crds/ or the chart's CRD templates are out of date with api/v1alpha1
 	node scripts/gen-crds.ts --check
 
 test-unit: $(DEPS) ## unit tests
@@ -55,16 +55,25 @@ cluster-down: ## stop the local control plane
 test-integration: $(DEPS) cluster-build ## tests against a real kube-apiserver + etcd
 	$(TAP) $(call tests,integration)
 
-test: lint typecheck crds-check cluster-build ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, integration
+test-helm: $(DEPS) cluster-build ## the Helm chart: lint, golden templates, install/upgrade/uninstall on a real control plane (UPDATE_GOLDEN=1 rewrites)
+	$(TAP) $(call tests,helm)
+
+test: lint typecheck crds-check cluster-build ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, integration, helm
 	@mkdir -p .tap
-	$(TAP) $(call tests,unit golden cli dataplane integration) | tee .tap/last-run.txt
+	$(TAP) $(call tests,unit golden cli dataplane integration helm) | tee .tap/last-run.txt
 	@# One plain closing line for CI: assertions passed and failed, on a line of its own
 	@# (tap's reporter may leave a terminal escape without a newline).
 	@echo
 	@sed -n 's/^Asserts: *\([0-9]*\) pass *\([0-9]* fail\)\{0,1\}.*/\1 passed, \2/p' .tap/last-run.txt | sed 's/, $$/, 0 failed/; s/ fail$$/ failed/' | tail -1
 
-demo: $(DEPS) ## validate and compile the examples, and show the result
+demo: $(DEPS) cluster-build ## the whole system on a local control plane: examples applied, inquiries sent, all stopped after
 	bash scripts/demo.sh
+
+demo-up: $(DEPS) cluster-build ## the same, left running for you to explore with kubectl and curl (Ctrl-C stops it)
+	bash scripts/demo.sh --keep
+
+bench-propagation: $(DEPS) cluster-build ## time from kubectl apply of a route to its first served request, with 10 and 10,000 routes
+	node bench/propagation.ts
 
 bench-forwarders: $(DEPS) ## req/s of the dataplane against http-proxy and a bare undici forwarder (not part of make test)
 	node bench/forwarders.ts
