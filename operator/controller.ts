@@ -60,6 +60,11 @@ export class Controller {
   #running = false;
   #again = false;
   #retryMs = RETRY_MIN_MS;
+  /** the fresh reports (bus/replica/hash) the last reconcile counted */
+  #countedReports: string | null = null;
+  /** when the first fresh report expires, if it is not renewed */
+  #recheckTimer: NodeJS.Timeout | null = null;
+  #recheckAtMs = Infinity;
   lastReconcile: { at: string; ok: boolean; error?: string } | null = null;
 
   constructor(options: ControllerOptions) {
@@ -69,8 +74,8 @@ export class Controller {
     this.#core = kc.makeApiClient(CoreV1Api);
     const coordination = kc.makeApiClient(CoordinationV1Api);
     this.#recorder = eventRecorder(this.#core, { component: 'gozargah-operator', onError: (err) => log({ level: 'warn', msg: 'event not recorded', error: (err as Error).message }) });
-    const watch = <T extends KubernetesObject>(name: string, path: string, list: () => Promise<KubernetesListObject<T>>, labelSelector?: string): Watched<T> => {
-      const w = new Watched<T>({ kc, name, path, list, labelSelector, resyncMs, log, onChange: () => this.request() });
+    const watch = <T extends KubernetesObject>(name: string, path: string, list: () => Promise<KubernetesListObject<T>>, labelSelector?: string, onChange = () => this.request()): Watched<T> => {
+      const w = new Watched<T>({ kc, name, path, list, labelSelector, resyncMs, log, onChange });
       this.#watches.push(w as Watched<KubernetesObject>);
       return w;
     };
@@ -82,7 +87,7 @@ export class Controller {
     const credentials = `${CREDENTIALS_LABEL}=true`;
     this.#secrets = watch('secrets', '/api/v1/secrets', () => this.#core.listSecretForAllNamespaces({ labelSelector: credentials }), credentials);
     this.#namespaces = watch('namespaces', '/api/v1/namespaces', () => this.#core.listNamespace());
-    this.#reports = watch('dataplane reports', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, () => coordination.listNamespacedLease({ namespace, labelSelector: REPORT_LABEL }), REPORT_LABEL);
+    this.#reports = watch('dataplane reports', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, () => coordination.listNamespacedLease({ namespace, labelSelector: REPORT_LABEL }), REPORT_LABEL, () => this.#reportsChanged());
   }
 
   /** Starts every watch; resolves once each has listed (the standby keeps them warm too). */
@@ -156,14 +161,15 @@ export class Controller {
     for (const w of this.#byKind.values()) objects.push(...w.list());
     for (const s of this.#secrets.list()) objects.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: s.metadata?.name, namespace: s.metadata?.namespace }, type: s.type, data: s.data });
     for (const n of this.#namespaces.list()) objects.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.metadata?.name, labels: n.metadata?.labels } });
-    let { serving, nextExpiry, unknown } = this.#serving(now.getTime());
+    this.#countedReports = this.#freshReports(now.getTime()).fingerprint;
+    let { serving, unknown } = this.#serving(now.getTime());
     let output = compile({ objects, now: now.toISOString(), serving, trustSchema: true });
     for (const [bus, snapshot] of Object.entries(output.snapshots)) this.#remember(bus, snapshot);
     // A replica serves a snapshot this replica had not compiled yet (it just started, or just took
     // the lead) and now has: compile again with that report counted, or every object would flap
     // to Programmed=False and back.
     if (unknown.some(([bus, hash]) => this.#known.get(bus)?.has(hash) === true)) {
-      ({ serving, nextExpiry, unknown } = this.#serving(now.getTime()));
+      ({ serving, unknown } = this.#serving(now.getTime()));
       output = compile({ objects, now: now.toISOString(), serving, trustSchema: true });
     }
 
@@ -180,20 +186,41 @@ export class Controller {
     if (!(await this.#writeStatuses(output.statuses))) ok = false;
     this.#o.metrics.reconciled((performance.now() - started) / 1000, output.statuses);
     this.lastReconcile = { at: now.toISOString(), ok };
-    // A report that expires un-renewed changes Programmed with no event to say so: look again then.
-    if (nextExpiry !== null) this.#recheckAt(nextExpiry);
+    this.#reportsChanged();
     return ok;
   }
 
-  /** Per bus, the keys served by a replica whose report is fresh; and when the first such report expires. */
-  #serving(nowMs: number): { serving: Record<string, Set<string>>; nextExpiry: number | null; unknown: [string, string][] } {
-    const serving: Record<string, Set<string>> = {};
-    const unknown: [string, string][] = [];
+  /**
+   * The reports changed, or one may have expired: reconcile only if the set of fresh reports
+   * (bus and snapshot of each) differs from the one the last reconcile counted. Every replica
+   * renews its report every few seconds; a renewal alone must not cost a compile.
+   */
+  #reportsChanged(): void {
+    const { fingerprint, nextExpiry } = this.#freshReports(Date.now());
+    if (fingerprint !== this.#countedReports) return this.request();
+    // A report that expires un-renewed changes Programmed with no event to say so: look again then.
+    if (nextExpiry !== null) this.#recheckAt(nextExpiry);
+  }
+
+  #freshReports(nowMs: number): { fingerprint: string; nextExpiry: number | null } {
+    const fresh: string[] = [];
     let nextExpiry: number | null = null;
     for (const lease of this.#reports.list()) {
       const report = readReport(lease);
       if (report === null || report.expiresAt <= nowMs) continue;
+      fresh.push(`${report.bus}/${report.replica}/${report.hash}`);
       nextExpiry = Math.min(nextExpiry ?? Infinity, report.expiresAt);
+    }
+    return { fingerprint: fresh.sort().join(','), nextExpiry };
+  }
+
+  /** Per bus, the keys served by a replica whose report is fresh; and the reports of snapshots not known here. */
+  #serving(nowMs: number): { serving: Record<string, Set<string>>; unknown: [string, string][] } {
+    const serving: Record<string, Set<string>> = {};
+    const unknown: [string, string][] = [];
+    for (const lease of this.#reports.list()) {
+      const report = readReport(lease);
+      if (report === null || report.expiresAt <= nowMs) continue;
       const keys = this.#known.get(report.bus)?.get(report.hash);
       // A snapshot this replica has not compiled: not counted (yet; see #reconcile).
       if (keys === undefined) {
@@ -203,7 +230,7 @@ export class Controller {
       const set = (serving[report.bus] ??= new Set());
       for (const k of keys) set.add(k);
     }
-    return { serving, nextExpiry, unknown };
+    return { serving, unknown };
   }
 
   #remember(bus: string, snapshot: Snapshot): void {
@@ -214,8 +241,6 @@ export class Controller {
     while (known.size > KNOWN_PER_BUS) known.delete(known.keys().next().value as string);
   }
 
-  #recheckTimer: NodeJS.Timeout | null = null;
-  #recheckAtMs = Infinity;
   #recheckAt(ms: number): void {
     if (ms >= this.#recheckAtMs && this.#recheckTimer !== null) return;
     if (this.#recheckTimer !== null) clearTimeout(this.#recheckTimer);
@@ -223,7 +248,7 @@ export class Controller {
     this.#recheckTimer = setTimeout(() => {
       this.#recheckTimer = null;
       this.#recheckAtMs = Infinity;
-      this.request();
+      this.#reportsChanged();
     }, Math.max(0, ms - Date.now()) + 50);
     this.#recheckTimer.unref();
   }

@@ -71,6 +71,12 @@ t.test('examples/: every object reaches Ready at its generation, and kubectl sho
   t2.match(described, /Normal\s+Programmed\s+.*Served by bus internal, public/, 'kubectl describe shows the Programmed Event');
   t2.match(described, /Normal\s+Accepted\s/);
   t2.match(operator.logs(), /"snapshot published","bus":"public","generation":1/);
+  const metrics = await (await fetch(`${operator.adminUrl}/metrics`)).text();
+  t2.match(metrics, /^gozargah_operator_objects\{kind="InquiryRoute",type="Ready",status="True"[^}]*\} 4$/m, '/metrics: objects by condition');
+  t2.match(metrics, /^gozargah_operator_published_generation\{bus="public"[^}]*\} 1$/m, '/metrics: the generation published per bus');
+  t2.match(metrics, /^gozargah_operator_reconcile_duration_seconds_count\{[^}]*\} [1-9]/m, '/metrics: reconcile durations');
+  t2.notMatch(metrics, /demo-only/, 'no key in the metrics');
+  t2.notMatch(operator.logs(), /demo-only/, 'no key in the logs');
 });
 
 const agencyA = await startAgency();
@@ -137,4 +143,16 @@ t.test('the operator reads only labelled Secrets, and says so', async (t2) => {
   let b: Item | undefined;
   await waitFor(async () => condition((b = await get('clientbinding', 'clients', 'unlabelled')), 'ResolvedRefs')?.reason === 'SecretNotFound', 30_000, () => JSON.stringify(b?.status));
   t2.match(condition(b as Item, 'ResolvedRefs')?.message, /lacks the label gozargah\.io\/credentials: "true"/);
+});
+
+t.test('a dataplane renewing its report costs no compile', async (t2) => {
+  const reconciles = async (): Promise<number> => Number(/^gozargah_operator_reconcile_duration_seconds_count\{[^}]*\} (\d+)/m.exec(await (await fetch(`${operator.adminUrl}/metrics`)).text())?.[1]);
+  await waitFor(async () => (await operator.state()).lastReconcile !== null, 10_000, () => 'no reconcile');
+  await new Promise((r) => setTimeout(r, 500));
+  const before = await reconciles();
+  const leases = async (): Promise<string> => kubectl(['get', 'leases', '-n', SYSTEM_NS, '-l', 'gozargah.io/dataplane-report', '-o', 'jsonpath={.items[*].spec.renewTime}']);
+  const renewed = await leases();
+  // Reports are renewed every 10 s: wait for both to move on.
+  await waitFor(async () => (await leases()).split(' ').every((r, i) => r !== renewed.split(' ')[i]), 15_000, () => 'the reports were not renewed');
+  t2.equal(await reconciles(), before, 'no reconcile ran');
 });
