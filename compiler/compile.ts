@@ -45,6 +45,7 @@ export function compile(input: CompileInput): CompileOutput {
     if (bus === undefined) buses.set(name, (bus = { providers: new Map(), routes: [], bindings: [] }));
     return bus;
   };
+  for (const name of input.buses ?? []) busOf(name);
   const providerBuses = new Map<string, Set<string>>();
   const providerRoutes = new Map<string, number>();
   for (const r of routes.values()) {

@@ -33,6 +33,12 @@ export interface CompileInput {
    * is then Pending for everything that compiled.
    */
   serving?: Readonly<Record<string, ReadonlySet<string>>>;
+  /**
+   * Buses that get a snapshot even with nothing on them. The operator passes every bus it has
+   * published, so a bus whose last route and binding were deleted is published empty instead
+   * of going on serving what was deleted.
+   */
+  buses?: readonly string[];
   /** Objects whose schema validation already happened (the apiserver did it). Default false. */
   trustSchema?: boolean;
 }
