@@ -1,4 +1,5 @@
 // Command-line arguments of gozargah-operator, checked with messages that name the flag.
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 
@@ -22,7 +23,8 @@ export const USAGE = `Usage: gozargah-operator [options]
   --namespace NS         where snapshots, the leader Lease and dataplane reports live
                          (default: $POD_NAMESPACE, else gozargah-system)
   --kubeconfig FILE      the API server and credentials (default: in-cluster)
-  --identity NAME        this replica's name in the leader Lease (default: $POD_NAME, else the hostname)
+  --identity NAME        this replica's name in the leader Lease (default: $POD_NAME, else the
+                         hostname and a random suffix)
   --admin-listen H:P     /healthz /readyz /metrics (default: 0.0.0.0:9090)
   --lease-name NAME      the leader-election Lease (default: gozargah-operator)
   --lease-seconds N      a leader that has not renewed for N seconds is replaced (default: 15)
@@ -53,7 +55,8 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
       options: {
         namespace: { type: 'string', default: env.POD_NAMESPACE ?? 'gozargah-system' },
         kubeconfig: { type: 'string' },
-        identity: { type: 'string', default: env.POD_NAME ?? hostname() },
+        // Outside a pod, two operators on one host must not share an identity: both would lead.
+        identity: { type: 'string', default: env.POD_NAME ?? `${hostname()}-${randomBytes(3).toString('hex')}` },
         'admin-listen': { type: 'string', default: '0.0.0.0:9090' },
         'lease-name': { type: 'string', default: 'gozargah-operator' },
         'lease-seconds': { type: 'string', default: '15' },
@@ -77,6 +80,6 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     leaseName: values['lease-name'],
     leaseSeconds: positive('--lease-seconds', values['lease-seconds']),
     debounceMs: debounce,
-    rewatchSeconds: positive('--rewatch-seconds', values['rewatch-seconds']),
+    rewatchSeconds: Math.min(positive('--rewatch-seconds', values['rewatch-seconds']), 86_400), // setTimeout's limit is 24.8 days
   };
 }

@@ -8,10 +8,23 @@
 // serves: that, and nothing else, makes an object Programmed.
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Lease, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
 import { CREDENTIALS_LABEL, GROUP, KINDS, VERSION } from '../api/v1alpha1/index.ts';
-import { MANIFEST_DATA_KEY, manifestSecretName, readReport, REPORT_LABEL, servedKeys, type Snapshot, type SnapshotManifest } from '../api/snapshot/index.ts';
+import {
+  BUS_LABEL,
+  joinSnapshot,
+  MANIFEST_DATA_KEY,
+  MANIFEST_SECRET_TYPE,
+  readReport,
+  REPORT_LABEL,
+  servedKeys,
+  SHARD_DATA_KEY,
+  SHARD_SECRET_TYPE,
+  type ServingReport,
+  type Snapshot,
+  type SnapshotManifest,
+} from '../api/snapshot/index.ts';
 import { compile } from '../compiler/index.ts';
 import type { StatusEntry } from '../compiler/types.ts';
-import { isCode } from './api-errors.ts';
+import { describeError } from './api-errors.ts';
 import { eventRecorder, type EventRecorder } from './events.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { publishSnapshot } from './publish.ts';
@@ -33,6 +46,8 @@ export interface ControllerOptions {
 const STATUS_CONCURRENCY = 8;
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 60_000;
+/** A report whose replica has not renewed it for this many lease durations is long gone. */
+const STALE_REPORT_LEASES = 10;
 /** Snapshots remembered per bus, so a replica still on an older one is recognised. */
 const KNOWN_PER_BUS = 4;
 
@@ -53,15 +68,18 @@ export class Controller {
   #leading = false;
   #stopped = false;
   /** per bus, what it was last published as (read back from the manifest on taking the lead) */
-  #published = new Map<string, { generation: number; hash: string }>();
+  #published: Map<string, { generation: number; hash: string }> | null = null;
   /** per bus, the served keys of its recent snapshots by hash, newest last */
   #known = new Map<string, Map<string, Set<string>>>();
   #timer: NodeJS.Timeout | null = null;
+  #timerDue = 0;
   #running = false;
   #again = false;
   #retryMs = RETRY_MIN_MS;
-  /** the fresh reports (bus/replica/hash) the last reconcile counted */
+  /** the snapshots (bus/hash) fresh reports said were served when the last reconcile counted them */
   #countedReports: string | null = null;
+  /** per report Lease, its last renewTime and when this process saw it */
+  #seen = new Map<string, { renewedAt: number; at: number }>();
   /** when the first fresh report expires, if it is not renewed */
   #recheckTimer: NodeJS.Timeout | null = null;
   #recheckAtMs = Infinity;
@@ -102,7 +120,7 @@ export class Controller {
   /** This replica holds the leader Lease: from now on it writes. */
   lead(): void {
     this.#leading = true;
-    this.#published.clear(); // whatever was published while another replica led: read it back
+    this.#published = null; // whatever was published while another replica led: read it back
     this.request();
   }
 
@@ -122,7 +140,13 @@ export class Controller {
       this.#again = true;
       return;
     }
-    if (this.#timer !== null) return;
+    // A pending timer may be a retry backing off for a minute: a new change must not wait for it.
+    const due = Date.now() + delayMs;
+    if (this.#timer !== null) {
+      if (due >= this.#timerDue) return;
+      clearTimeout(this.#timer);
+    }
+    this.#timerDue = due;
     this.#timer = setTimeout(() => {
       this.#timer = null;
       void this.#run();
@@ -130,7 +154,8 @@ export class Controller {
   }
 
   async #run(): Promise<void> {
-    if (!this.synced) return this.request(100);
+    // A cache whose watch failed is stale: compiling it could unpublish what still exists.
+    if (!this.#watches.every((w) => w.healthy)) return this.request(500);
     this.#running = true;
     this.#again = false;
     const started = performance.now();
@@ -139,8 +164,8 @@ export class Controller {
       retry = !(await this.#reconcile());
     } catch (err) {
       retry = true;
-      this.#o.log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message });
-      this.lastReconcile = { at: new Date().toISOString(), ok: false, error: (err as Error).message };
+      this.#o.log({ level: 'error', msg: 'reconcile failed', error: describeError(err) });
+      this.lastReconcile = { at: new Date().toISOString(), ok: false, error: describeError(err) };
     }
     this.#running = false;
     if (retry) {
@@ -161,26 +186,30 @@ export class Controller {
     for (const w of this.#byKind.values()) objects.push(...w.list());
     for (const s of this.#secrets.list()) objects.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: s.metadata?.name, namespace: s.metadata?.namespace }, type: s.type, data: s.data });
     for (const n of this.#namespaces.list()) objects.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.metadata?.name, labels: n.metadata?.labels } });
+    const published = (this.#published ??= await this.#readPublished());
+    // Every bus published before keeps getting a snapshot, empty once nothing is left on it.
+    const buses = [...published.keys()];
     this.#countedReports = this.#freshReports(now.getTime()).fingerprint;
     let { serving, unknown } = this.#serving(now.getTime());
-    let output = compile({ objects, now: now.toISOString(), serving, trustSchema: true });
+    let output = compile({ objects, now: now.toISOString(), serving, buses, trustSchema: true });
     for (const [bus, snapshot] of Object.entries(output.snapshots)) this.#remember(bus, snapshot);
     // A replica serves a snapshot this replica had not compiled yet (it just started, or just took
     // the lead) and now has: compile again with that report counted, or every object would flap
     // to Programmed=False and back.
     if (unknown.some(([bus, hash]) => this.#known.get(bus)?.has(hash) === true)) {
       ({ serving, unknown } = this.#serving(now.getTime()));
-      output = compile({ objects, now: now.toISOString(), serving, trustSchema: true });
+      output = compile({ objects, now: now.toISOString(), serving, buses, trustSchema: true });
     }
 
     let ok = true;
     for (const [bus, snapshot] of Object.entries(output.snapshots)) {
+      if (this.#stopped) break;
       try {
-        await this.#publish(bus, snapshot);
+        await this.#publish(published, bus, snapshot);
       } catch (err) {
         ok = false;
         this.#o.metrics.publishFailed(bus);
-        this.#o.log({ level: 'error', msg: 'publishing the snapshot failed; retrying', bus, error: (err as Error).message });
+        this.#o.log({ level: 'error', msg: 'publishing the snapshot failed; retrying', bus, error: describeError(err) });
       }
     }
     if (!(await this.#writeStatuses(output.statuses))) ok = false;
@@ -202,25 +231,47 @@ export class Controller {
     if (nextExpiry !== null) this.#recheckAt(nextExpiry);
   }
 
-  #freshReports(nowMs: number): { fingerprint: string; nextExpiry: number | null } {
-    const fresh: string[] = [];
-    let nextExpiry: number | null = null;
+  /**
+   * The reports that count now, each with when it stops counting. Expiry is judged on this
+   * process's clock: a report counts for its duration from when this process saw it renewed
+   * (or, after a restart or a broken watch, from when the reports were listed again), so neither
+   * clock skew between nodes nor an API server outage makes every report look expired at once.
+   * A report not renewed for STALE_REPORT_LEASES durations by its own clock is a replica gone
+   * for good (killed, its node lost): it never counts, not even just after a restart.
+   */
+  #fresh(nowMs: number): { report: ServingReport; until: number }[] {
+    const fresh: { report: ServingReport; until: number }[] = [];
+    const seen = new Map<string, { renewedAt: number; at: number }>();
     for (const lease of this.#reports.list()) {
       const report = readReport(lease);
-      if (report === null || report.expiresAt <= nowMs) continue;
-      fresh.push(`${report.bus}/${report.replica}/${report.hash}`);
-      nextExpiry = Math.min(nextExpiry ?? Infinity, report.expiresAt);
+      if (report === null) continue;
+      const key = `${lease.metadata?.namespace}/${lease.metadata?.name}`;
+      const before = this.#seen.get(key);
+      const at = before !== undefined && before.renewedAt === report.renewedAt ? before.at : nowMs;
+      seen.set(key, { renewedAt: report.renewedAt, at });
+      if (report.renewedAt + STALE_REPORT_LEASES * report.durationMs <= nowMs) continue;
+      const until = Math.max(at, this.#reports.syncedAt) + report.durationMs;
+      if (until > nowMs) fresh.push({ report, until });
     }
-    return { fingerprint: fresh.sort().join(','), nextExpiry };
+    this.#seen = seen;
+    return fresh;
+  }
+
+  #freshReports(nowMs: number): { fingerprint: string; nextExpiry: number | null } {
+    const fresh = this.#fresh(nowMs);
+    // Which snapshots are served, not by whom: a replica coming or going changes nothing else.
+    const pairs = new Set(fresh.map(({ report }) => `${report.bus}/${report.hash}`));
+    const nextExpiry = fresh.length === 0 ? null : Math.min(...fresh.map((f) => f.until));
+    return { fingerprint: [...pairs].sort().join(','), nextExpiry };
   }
 
   /** Per bus, the keys served by a replica whose report is fresh; and the reports of snapshots not known here. */
   #serving(nowMs: number): { serving: Record<string, Set<string>>; unknown: [string, string][] } {
     const serving: Record<string, Set<string>> = {};
     const unknown: [string, string][] = [];
-    for (const lease of this.#reports.list()) {
-      const report = readReport(lease);
-      if (report === null || report.expiresAt <= nowMs) continue;
+    const pairs = new Map<string, ServingReport>();
+    for (const { report } of this.#fresh(nowMs)) pairs.set(`${report.bus}/${report.hash}`, report);
+    for (const report of pairs.values()) {
       const keys = this.#known.get(report.bus)?.get(report.hash);
       // A snapshot this replica has not compiled: not counted (yet; see #reconcile).
       if (keys === undefined) {
@@ -238,7 +289,13 @@ export class Controller {
     if (known === undefined) this.#known.set(bus, (known = new Map()));
     if (known.has(snapshot.hash)) return;
     known.set(snapshot.hash, servedKeys(snapshot));
-    while (known.size > KNOWN_PER_BUS) known.delete(known.keys().next().value as string);
+    if (known.size <= KNOWN_PER_BUS) return;
+    // Forget the oldest, but never a snapshot a replica still reports serving.
+    const reported = new Set(this.#fresh(Date.now()).map(({ report }) => report.hash));
+    for (const hash of known.keys()) {
+      if (known.size <= KNOWN_PER_BUS) break;
+      if (hash !== snapshot.hash && !reported.has(hash)) known.delete(hash);
+    }
   }
 
   #recheckAt(ms: number): void {
@@ -253,32 +310,42 @@ export class Controller {
     this.#recheckTimer.unref();
   }
 
-  async #publish(bus: string, snapshot: Snapshot): Promise<void> {
-    let last = this.#published.get(bus);
-    if (last === undefined) {
-      last = await this.#readManifest(bus);
-      this.#published.set(bus, last);
-      this.#o.metrics.published(bus, last.generation);
-    }
+  async #publish(published: Map<string, { generation: number; hash: string }>, bus: string, snapshot: Snapshot): Promise<void> {
+    const last = published.get(bus) ?? { generation: 0, hash: '' };
     if (last.hash === snapshot.hash) return;
     const generation = last.generation + 1;
     const result = await publishSnapshot(this.#core, this.#o.namespace, snapshot, generation);
-    this.#published.set(bus, { generation, hash: snapshot.hash });
+    published.set(bus, { generation, hash: snapshot.hash });
     this.#o.metrics.published(bus, generation);
     this.#o.log({ level: 'info', msg: 'snapshot published', bus, generation, hash: snapshot.hash, shards: result.manifest.shards.length, written: result.written.length, deleted: result.deleted.length });
   }
 
-  /** What a bus was last published as, by whichever replica led then; generation 0 when never. */
-  async #readManifest(bus: string): Promise<{ generation: number; hash: string }> {
-    try {
-      const secret = await this.#core.readNamespacedSecret({ name: manifestSecretName(bus), namespace: this.#o.namespace });
-      const manifest = JSON.parse(Buffer.from(secret.data?.[MANIFEST_DATA_KEY] ?? '', 'base64').toString('utf8')) as SnapshotManifest;
-      return { generation: Number.isInteger(manifest.generation) ? manifest.generation : 0, hash: String(manifest.hash) };
-    } catch (err) {
-      if (isCode(err, 404)) return { generation: 0, hash: '' };
-      if (err instanceof SyntaxError) return { generation: 0, hash: '' }; // damaged: publish over it
-      throw err;
+  /**
+   * What every bus was last published as, by whichever replica led then: its generation goes on
+   * from there, and its snapshot is remembered, so the reports of replicas still serving it count
+   * (without it, everything would flap to Programmed=False when a leader takes over).
+   */
+  async #readPublished(): Promise<Map<string, { generation: number; hash: string }>> {
+    const published = new Map<string, { generation: number; hash: string }>();
+    const secrets = (await this.#core.listNamespacedSecret({ namespace: this.#o.namespace, labelSelector: BUS_LABEL })).items;
+    const shards = new Map(secrets.filter((s) => s.type === SHARD_SECRET_TYPE).map((s) => [s.metadata?.name as string, Buffer.from(s.data?.[SHARD_DATA_KEY] ?? '', 'base64')]));
+    for (const secret of secrets) {
+      if (secret.type !== MANIFEST_SECRET_TYPE) continue;
+      const bus = secret.metadata?.labels?.[BUS_LABEL] as string;
+      let manifest: SnapshotManifest | null = null;
+      try {
+        manifest = JSON.parse(Buffer.from(secret.data?.[MANIFEST_DATA_KEY] ?? '', 'base64').toString('utf8')) as SnapshotManifest;
+      } catch {
+        // damaged: published over at the next change
+      }
+      const generation = Number.isInteger(manifest?.generation) ? (manifest?.generation as number) : 0;
+      published.set(bus, { generation, hash: typeof manifest?.hash === 'string' ? manifest.hash : '' });
+      this.#o.metrics.published(bus, generation);
+      if (manifest === null || !Array.isArray(manifest.shards)) continue;
+      const snapshot = joinSnapshot(manifest, shards);
+      if (!Array.isArray(snapshot)) this.#remember(bus, snapshot);
     }
+    return published;
   }
 
   /** Writes the statuses that differ from what the objects carry; false when a write failed. */
@@ -294,7 +361,7 @@ export class Controller {
         } catch (err) {
           ok = false;
           this.#o.metrics.statusFailed(entry.kind);
-          this.#o.log({ level: 'error', msg: 'status write failed', object: `${entry.kind} ${entry.metadata.namespace}/${entry.metadata.name}`, error: (err as Error).message });
+          this.#o.log({ level: 'error', msg: 'status write failed', object: `${entry.kind} ${entry.metadata.namespace}/${entry.metadata.name}`, error: describeError(err) });
         }
       }
     };

@@ -5,7 +5,7 @@
 // before anyone else can start. Writes carry the resourceVersion read, so two candidates never
 // both win.
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
-import { isCode } from './api-errors.ts';
+import { describeError, isCode } from './api-errors.ts';
 
 /** Lease times are MicroTime: the API server refuses a plain Date's milliseconds. */
 const micro = (at: Date | string | undefined): V1MicroTime | undefined => (at === undefined ? undefined : new V1MicroTime(new Date(at).getTime()));
@@ -27,10 +27,12 @@ export class LeaderElector {
   #leading = false;
   #stopped = false;
   #timer: NodeJS.Timeout | null = null;
+  /** fires when the last successful renewal is too old: armed at each renewal, from when it was sent */
+  #deadline: NodeJS.Timeout | null = null;
+  #ticking: Promise<void> = Promise.resolve();
   /** the last record seen from another holder, and when it was seen to change */
   #observed = '';
   #observedAt = 0;
-  #lastRenew = 0;
   #retryMs: number;
   #renewDeadlineMs: number;
 
@@ -47,13 +49,14 @@ export class LeaderElector {
   }
 
   start(): void {
-    void this.#tick();
+    this.#ticking = this.#tick();
   }
 
   /** Stops trying; a leader gives the Lease up so a standby takes over at once. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    for (const timer of [this.#timer, this.#deadline]) if (timer !== null) clearTimeout(timer);
+    await this.#ticking; // a renewal in flight may be about to make this replica the leader
     if (!this.#leading) return;
     this.#leading = false;
     try {
@@ -62,35 +65,44 @@ export class LeaderElector {
       lease.spec = { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, acquireTime: micro(lease.spec?.acquireTime), renewTime: micro(new Date()) };
       await this.#api.replaceNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace, body: lease });
     } catch (err) {
-      this.#o.log({ level: 'warn', msg: 'could not release the leader Lease; a standby takes over when it expires', error: (err as Error).message });
+      this.#o.log({ level: 'warn', msg: 'could not release the leader Lease; a standby takes over when it expires', error: describeError(err) });
     }
   }
 
   async #tick(): Promise<void> {
     if (this.#stopped) return;
+    const sentAt = Date.now();
     let held = false;
     try {
       held = await this.#tryAcquireOrRenew();
     } catch (err) {
-      this.#o.log({ level: 'warn', msg: 'leader election: the Lease could not be read or written', error: (err as Error).message });
+      this.#o.log({ level: 'warn', msg: 'leader election: the Lease could not be read or written', error: describeError(err) });
     }
     if (this.#stopped) return;
-    const now = Date.now();
     if (held) {
-      this.#lastRenew = now;
+      // Counted from when the renewal was sent, not answered: the standby's clock started no later.
+      if (this.#deadline !== null) clearTimeout(this.#deadline);
+      this.#deadline = setTimeout(() => this.#lose(), Math.max(0, sentAt + this.#renewDeadlineMs - Date.now()));
       if (!this.#leading) {
         this.#leading = true;
         this.#o.log({ level: 'info', msg: 'became the leader', lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity });
         this.#o.onStartedLeading();
       }
-    } else if (this.#leading && now - this.#lastRenew > this.#renewDeadlineMs) {
-      this.#leading = false;
-      this.#stopped = true;
-      this.#o.log({ level: 'error', msg: 'lost the leader Lease: could not renew it in time', lease: `${this.#o.namespace}/${this.#o.name}` });
-      this.#o.onStoppedLeading();
-      return;
     }
-    this.#timer = setTimeout(() => void this.#tick(), this.#retryMs);
+    this.#timer = setTimeout(() => (this.#ticking = this.#tick()), this.#retryMs);
+  }
+
+  /**
+   * No renewal succeeded within the renew deadline (the API server is unreachable, or a request
+   * hangs): a standby may take over soon, so stop now, whatever is still in flight.
+   */
+  #lose(): void {
+    if (this.#stopped || !this.#leading) return;
+    this.#leading = false;
+    this.#stopped = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#o.log({ level: 'error', msg: 'lost the leader Lease: could not renew it in time', lease: `${this.#o.namespace}/${this.#o.name}` });
+    this.#o.onStoppedLeading();
   }
 
   async #tryAcquireOrRenew(): Promise<boolean> {

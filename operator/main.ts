@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   // Watch first (a standby keeps its caches warm), then compete for the Lease.
   await controller.start();
   log({ level: 'info', msg: 'caches synced' });
-  elector.start();
+  if (!stopping) elector.start();
 }
 
 void main();

@@ -4,10 +4,13 @@
 // after a backoff, and every `resyncMs` it is replaced anyway (a fresh list): a watch that went
 // silent without an error cannot hide changes for longer than that. Until a replacement has
 // listed, the cache of the one before keeps answering.
+import { describeError } from './api-errors.ts';
 import { makeInformer, type Informer, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
+/** A replacement that has not listed by then (a request hanging on a dead connection) is given up. */
+const LIST_TIMEOUT_MS = 60_000;
 
 type Cache<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
@@ -31,6 +34,10 @@ export class Watched<T extends KubernetesObject> {
   #starting: Cache<T> | null = null;
   #backoff = BACKOFF_MIN_MS;
   #timer: NodeJS.Timeout | null = null;
+  #listTimer: NodeJS.Timeout | null = null;
+  /** the current informer failed: its cache is all there is until a replacement lists */
+  #currentFailed = false;
+  #syncedAt = 0;
   #stopped = false;
   /** informers stopped on purpose or after failing: their further errors are not news */
   #retired = new WeakSet<Cache<T>>();
@@ -52,6 +59,16 @@ export class Watched<T extends KubernetesObject> {
     return this.#current !== null;
   }
 
+  /** Listed, and the watch behind the cache has not failed since: the cache is current. */
+  get healthy(): boolean {
+    return this.#current !== null && !this.#currentFailed;
+  }
+
+  /** When the cache in use was listed (epoch ms; 0 before the first list). */
+  get syncedAt(): number {
+    return this.#syncedAt;
+  }
+
   list(): readonly T[] {
     return this.#current?.list() ?? [];
   }
@@ -62,7 +79,7 @@ export class Watched<T extends KubernetesObject> {
 
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    for (const timer of [this.#timer, this.#listTimer]) if (timer !== null) clearTimeout(timer);
     for (const informer of [this.#current, this.#starting]) if (informer !== null) this.#retire(informer);
   }
 
@@ -74,17 +91,32 @@ export class Watched<T extends KubernetesObject> {
   #replace(): void {
     if (this.#stopped) return;
     const { kc, path, list, labelSelector, onChange } = this.#options;
-    const informer = makeInformer<T>(kc, path, list, labelSelector) as Cache<T>;
+    // The client relists on 410 without looking whether it was stopped meanwhile: a retired
+    // informer's list must fail, or it would open a watch nobody ever aborts.
+    let self: Cache<T> | null = null;
+    const guardedList = async (): Promise<KubernetesListObject<T>> => {
+      const result = await list();
+      if (self !== null && this.#retired.has(self)) throw new Error('retired');
+      return result;
+    };
+    const informer = makeInformer<T>(kc, path, guardedList, labelSelector) as Cache<T>;
+    self = informer;
     this.#starting = informer;
     informer.on('change', () => {
       if (informer === this.#current) onChange();
     });
     informer.on('error', (err: unknown) => this.#failed(informer, err));
+    if (this.#listTimer !== null) clearTimeout(this.#listTimer);
+    this.#listTimer = setTimeout(() => this.#failed(informer, new Error(`no answer to the list within ${LIST_TIMEOUT_MS / 1000} s`)), LIST_TIMEOUT_MS);
+    this.#listTimer.unref();
     informer.start().then(
       () => {
         if (this.#stopped || informer !== this.#starting) return this.#retire(informer);
+        if (this.#listTimer !== null) clearTimeout(this.#listTimer);
         const previous = this.#current;
         this.#current = informer;
+        this.#currentFailed = false;
+        this.#syncedAt = Date.now();
         this.#starting = null;
         if (previous !== null) this.#retire(previous);
         this.#backoff = BACKOFF_MIN_MS;
@@ -100,9 +132,13 @@ export class Watched<T extends KubernetesObject> {
     // Stopping an informer aborts its watch, which reports an error: not news. A failed current
     // informer is retired but stays current: its cache answers until a replacement has listed.
     if (this.#stopped || this.#retired.has(informer)) return;
-    if (informer === this.#starting) this.#starting = null;
     this.#retire(informer);
-    this.#options.log({ level: 'warn', msg: 'watch failed; retrying', watch: this.#options.name, error: (err as Error)?.message ?? String(err), retryInMs: this.#backoff });
+    if (informer === this.#current) this.#currentFailed = true;
+    else if (informer === this.#starting) this.#starting = null;
+    else return; // neither in use nor on its way: nothing to replace
+    // A replacement is already listing (the current one failed meanwhile): let it finish.
+    if (this.#starting !== null) return;
+    this.#options.log({ level: 'warn', msg: 'watch failed; retrying', watch: this.#options.name, error: describeError(err), retryInMs: this.#backoff });
     this.#schedule(this.#backoff);
     this.#backoff = Math.min(this.#backoff * 2, BACKOFF_MAX_MS);
   }

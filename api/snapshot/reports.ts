@@ -22,8 +22,11 @@ export interface ServingReport {
   replica: string;
   hash: string;
   generation: number;
-  /** epoch ms after which the report no longer counts */
+  /** epoch ms after which the report no longer counts (by the replica's clock) */
   expiresAt: number;
+  /** when the replica last renewed it (by its clock), and for how long a renewal counts */
+  renewedAt: number;
+  durationMs: number;
 }
 
 interface LeaseLike {
@@ -45,5 +48,7 @@ export function readReport(lease: LeaseLike): ServingReport | null {
     hash,
     generation,
     expiresAt: renewed + (lease.spec?.leaseDurationSeconds ?? REPORT_LEASE_SECONDS) * 1000,
+    renewedAt: renewed,
+    durationMs: (lease.spec?.leaseDurationSeconds ?? REPORT_LEASE_SECONDS) * 1000,
   };
 }

@@ -8,7 +8,7 @@ const annotations = { [REPORT_BUS_ANNOTATION]: 'public', [REPORT_HASH_ANNOTATION
 t.test('a complete report: bus, hash, generation, and renewTime + duration', async (t2) => {
   const renewed = '2026-11-23T10:00:00.000000Z';
   const report = readReport({ metadata: { annotations }, spec: { holderIdentity: 'dp-0', renewTime: renewed, leaseDurationSeconds: 30 } });
-  t2.same(report, { bus: 'public', replica: 'dp-0', hash: 'sha256:abc', generation: 7, expiresAt: Date.parse(renewed) + 30_000 });
+  t2.same(report, { bus: 'public', replica: 'dp-0', hash: 'sha256:abc', generation: 7, expiresAt: Date.parse(renewed) + 30_000, renewedAt: Date.parse(renewed), durationMs: 30_000 });
   const asDate = readReport({ metadata: { annotations }, spec: { renewTime: new Date(renewed) } });
   t2.equal(asDate?.expiresAt, Date.parse(renewed) + 30_000, 'a Date (typed client) reads the same; the default duration applies');
 });
