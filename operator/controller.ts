@@ -28,7 +28,7 @@ import { describeError } from './api-errors.ts';
 import { eventRecorder, type EventRecorder } from './events.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { publishSnapshot } from './publish.ts';
-import { sameJson, writeStatus } from './status.ts';
+import { sameJson, writeStatus, type Stored as StoredObject } from './status.ts';
 import { Watched } from './watch.ts';
 
 export type Log = (record: Record<string, unknown>) => void;
@@ -60,6 +60,8 @@ export class Controller {
   #custom: CustomObjectsApi;
   #core: CoreV1Api;
   #recorder: EventRecorder;
+  #coordination: CoordinationV1Api;
+  #pruning = new Set<string>();
   #watches: Watched<KubernetesObject>[] = [];
   #byKind = new Map<string, Watched<Stored>>();
   #secrets: Watched<V1Secret>;
@@ -90,7 +92,7 @@ export class Controller {
     const { kc, namespace, resyncMs, log } = options;
     this.#custom = kc.makeApiClient(CustomObjectsApi);
     this.#core = kc.makeApiClient(CoreV1Api);
-    const coordination = kc.makeApiClient(CoordinationV1Api);
+    const coordination = (this.#coordination = kc.makeApiClient(CoordinationV1Api));
     this.#recorder = eventRecorder(this.#core, { component: 'gozargah-operator', onError: (err) => log({ level: 'warn', msg: 'event not recorded', error: (err as Error).message }) });
     const watch = <T extends KubernetesObject>(name: string, path: string, list: () => Promise<KubernetesListObject<T>>, labelSelector?: string, onChange = () => this.request()): Watched<T> => {
       const w = new Watched<T>({ kc, name, path, list, labelSelector, resyncMs, log, onChange });
@@ -249,12 +251,33 @@ export class Controller {
       const before = this.#seen.get(key);
       const at = before !== undefined && before.renewedAt === report.renewedAt ? before.at : nowMs;
       seen.set(key, { renewedAt: report.renewedAt, at });
-      if (report.renewedAt + STALE_REPORT_LEASES * report.durationMs <= nowMs) continue;
+      if (report.renewedAt + STALE_REPORT_LEASES * report.durationMs <= nowMs) {
+        this.#prune(lease);
+        continue;
+      }
       const until = Math.max(at, this.#reports.syncedAt) + report.durationMs;
       if (until > nowMs) fresh.push({ report, until });
     }
     this.#seen = seen;
     return fresh;
+  }
+
+  /**
+   * Deletes the report of a replica gone for good (killed, its node lost: a clean shutdown deletes
+   * its own), so they do not pile up. Only the leader writes; the resourceVersion precondition
+   * makes sure a report renewed meanwhile is left alone.
+   */
+  #prune(lease: V1Lease): void {
+    const name = lease.metadata?.name;
+    if (!this.#leading || name === undefined || this.#pruning.has(name)) return;
+    this.#pruning.add(name);
+    this.#coordination
+      .deleteNamespacedLease({ name, namespace: this.#o.namespace, body: { preconditions: { resourceVersion: lease.metadata?.resourceVersion } } })
+      .then(
+        () => this.#o.log({ level: 'info', msg: 'deleted the report of a dataplane replica gone for good', lease: name }),
+        (err: unknown) => this.#o.log({ level: 'warn', msg: 'could not delete a stale dataplane report', lease: name, error: describeError(err) }),
+      )
+      .finally(() => this.#pruning.delete(name));
   }
 
   #freshReports(nowMs: number): { fingerprint: string; nextExpiry: number | null } {
@@ -350,14 +373,15 @@ export class Controller {
 
   /** Writes the statuses that differ from what the objects carry; false when a write failed. */
   async #writeStatuses(entries: readonly StatusEntry[]): Promise<boolean> {
-    const due = entries.filter((e) => !sameJson(this.#byKind.get(e.kind)?.get(e.metadata.name, e.metadata.namespace)?.status, e.status));
+    const cachedOf = (e: StatusEntry): StoredObject | undefined => this.#byKind.get(e.kind)?.get(e.metadata.name, e.metadata.namespace) as StoredObject | undefined;
+    const due = entries.filter((e) => !sameJson(cachedOf(e)?.status, e.status));
     let ok = true;
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < due.length && this.#leading && !this.#stopped) {
         const entry = due[next++] as StatusEntry;
         try {
-          if ((await writeStatus(this.#custom, entry, this.#recorder)) === 'written') this.#o.metrics.statusWritten(entry.kind);
+          if ((await writeStatus(this.#custom, entry, this.#recorder, cachedOf(entry))) === 'written') this.#o.metrics.statusWritten(entry.kind);
         } catch (err) {
           ok = false;
           this.#o.metrics.statusFailed(entry.kind);

@@ -1,7 +1,8 @@
-// The one place that writes status. It re-reads the object, skips the write when the status the
-// compiler computed is already there (the compiler keeps lastTransitionTime when nothing flips,
-// so an unchanged status compares equal), replaces /status under the read resourceVersion, and
-// on 409 Conflict starts over from a fresh read.
+// The one place that writes status. It skips the write when the status the compiler computed is
+// already there (the compiler keeps lastTransitionTime when nothing flips, so an unchanged status
+// compares equal), replaces /status under the resourceVersion it knows, and on 409 Conflict starts
+// over from a fresh read. Given the object as a watch cache holds it, the first attempt needs no
+// read: one request per write instead of two, which matters for the 10,000 of a first pass.
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { isCode } from './api-errors.ts';
 import { GROUP, kindInfo, VERSION, type Condition } from '../api/v1alpha1/index.ts';
@@ -23,19 +24,19 @@ export function sameJson(a: unknown, b: unknown): boolean {
   return ka.length === kb.length && ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
-interface Stored {
+export interface Stored {
   metadata: { name: string; namespace: string; uid: string; resourceVersion: string };
   status?: { conditions?: Condition[] };
 }
 
-export async function writeStatus(api: CustomObjectsApi, entry: StatusEntry, recorder?: EventRecorder): Promise<WriteResult> {
+export async function writeStatus(api: CustomObjectsApi, entry: StatusEntry, recorder?: EventRecorder, cached?: Stored): Promise<WriteResult> {
   const info = kindInfo(entry.kind);
   if (info === undefined) throw new Error(`unknown kind ${entry.kind}`);
   const ref = { group: GROUP, version: VERSION, plural: info.plural, namespace: entry.metadata.namespace, name: entry.metadata.name };
   for (let attempt = 1; ; attempt++) {
     let current: Stored;
     try {
-      current = (await api.getNamespacedCustomObject(ref)) as Stored;
+      current = attempt === 1 && cached !== undefined ? cached : ((await api.getNamespacedCustomObject(ref)) as Stored);
     } catch (err) {
       if (isCode(err, 404)) return 'gone';
       throw err;

@@ -116,6 +116,24 @@ t.test('two operators: one leads; when it dies the other takes over within the l
   t2.pass('served after the failover');
 });
 
+t.test('the report of a replica gone for good (no clean shutdown) is deleted', async (t2) => {
+  const longAgo = new Date(Date.now() - 15 * 60_000).toISOString().replace('Z', '000Z');
+  await kubectl(['apply', '-f', '-'], stringify({
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: {
+      name: 'gozargah-dataplane-public-killed-0',
+      namespace: SYSTEM_NS,
+      labels: { 'gozargah.io/dataplane-report': 'true' },
+      annotations: { 'gozargah.io/bus': 'public', 'gozargah.io/snapshot-hash': 'sha256:0', 'gozargah.io/snapshot-generation': '1' },
+    },
+    spec: { holderIdentity: 'killed-0', leaseDurationSeconds: 30, renewTime: longAgo },
+  }));
+  const reports = async (): Promise<string> => kubectl(['get', 'leases', '-n', SYSTEM_NS, '-l', 'gozargah.io/dataplane-report', '-o', 'name']);
+  await waitFor(async () => !(await reports()).includes('killed-0'), 20_000, () => 'the stale report is still there');
+  t2.match(await reports(), /gozargah-dataplane-public-dp-public-0/, 'the live replica’s report stays');
+});
+
 t.test('with the API server stopped, the dataplane keeps answering with the last snapshot', async (t2) => {
   t2.equal(await served(), 404, '/ha/v1 was replaced by /ha/v2');
   await cluster.stop();
