@@ -11,6 +11,8 @@ export interface DataplaneArgs {
   kubeconfig: string | null;
   /** cluster mode: this replica's name in its serving report */
   replica: string;
+  /** cluster mode: where the last snapshot served is kept, for a start while the API server is down */
+  cacheDir: string | null;
   bus: string;
   listen: { host: string; port: number };
   adminListen: { host: string; port: number };
@@ -28,6 +30,8 @@ export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FI
   --kubeconfig FILE      with --namespace: the API server and credentials (default: in-cluster)
   --replica NAME         with --namespace: this replica's name in the Lease that reports what it
                          serves (default: $POD_NAME, else the hostname)
+  --cache-dir DIR        with --namespace: keep the last snapshot served in DIR, and serve it at
+                         start until the API server answers (default: no cache)
   --bus NAME             the bus this replica serves (default: default)
   --listen HOST:PORT     inquiry traffic (default: 0.0.0.0:8080)
   --tls-cert FILE        serve HTTPS with this certificate ...
@@ -56,6 +60,7 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
         namespace: { type: 'string' },
         kubeconfig: { type: 'string' },
         replica: { type: 'string', default: process.env.POD_NAME ?? hostname() },
+        'cache-dir': { type: 'string' },
         bus: { type: 'string', default: 'default' },
         listen: { type: 'string', default: '0.0.0.0:8080' },
         'admin-listen': { type: 'string', default: '0.0.0.0:9090' },
@@ -72,6 +77,7 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
   const sources = [values.manifests, values.snapshot, values.namespace].filter((v) => v !== undefined);
   if (sources.length !== 1) throw new ArgsError('give exactly one of --manifests DIR, --snapshot FILE or --namespace NS');
   if (values.kubeconfig !== undefined && values.namespace === undefined) throw new ArgsError('--kubeconfig goes with --namespace NS');
+  if (values['cache-dir'] !== undefined && values.namespace === undefined) throw new ArgsError('--cache-dir goes with --namespace NS');
   if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(values.replica)) throw new ArgsError(`--replica must be a DNS subdomain (a pod name), got ${values.replica}`);
   if (values.namespace !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.namespace)) throw new ArgsError(`--namespace must be a DNS label, got ${values.namespace}`);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new ArgsError('--tls-cert and --tls-key go together');
@@ -85,6 +91,7 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
     namespace: values.namespace ?? null,
     kubeconfig: values.kubeconfig ?? null,
     replica: values.replica,
+    cacheDir: values['cache-dir'] ?? null,
     bus: values.bus,
     listen: hostPort('--listen', values.listen),
     adminListen: hostPort('--admin-listen', values['admin-listen']),

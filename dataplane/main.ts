@@ -9,6 +9,7 @@ import { createAdminServer } from './admin.ts';
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ClusterSource } from './config/cluster.ts';
 import { ServingReporter } from './config/cluster-report.ts';
+import { SnapshotCache } from './config/snapshot-cache.ts';
 import { ManifestsSource } from './config/manifests.ts';
 import { SnapshotFileSource } from './config/snapshot-file.ts';
 import type { ConfigSource } from './config/source.ts';
@@ -94,7 +95,15 @@ async function main(): Promise<void> {
   pipeline = new Pipeline({ metering });
   const kc = args.namespace === null ? null : kubeConfig(args.kubeconfig);
   const reporter = kc === null ? null : new ServingReporter(kc.makeApiClient(CoordinationV1Api), args.namespace as string, args.bus, args.replica, log);
-  loader = new Loader(pipeline, metering, log, (generation, hash) => reporter?.serving(generation, hash));
+  const cache = kc === null || args.cacheDir === null ? null : new SnapshotCache(args.cacheDir, args.bus, log);
+  const loaded = pipeline;
+  loader = new Loader(pipeline, metering, log, (generation, hash) => {
+    reporter?.serving(generation, hash);
+    const runtime = loaded.runtime;
+    if (cache !== null && runtime !== null && runtime.snapshot.hash === hash) cache.save(generation, runtime.snapshot);
+  });
+  const cached = cache?.load() ?? null;
+  if (cached !== null) loader.offer(cached);
   const source = configSource(args, kc);
   source.start(loader.offer, loader.refuse);
 
@@ -121,6 +130,7 @@ async function main(): Promise<void> {
     await settle(() => served.unrecorded <= 0, 1000);
     source.stop();
     await reported;
+    await cache?.flush();
     await metering.shutdown().catch((err: unknown) => log({ level: 'error', msg: 'metering shutdown failed', error: (err as Error).message }));
     log({ level: 'info', msg: 'stopped', served: metering.served });
     admin.close();

@@ -129,7 +129,7 @@ t.test('one Deployment, Service and PodDisruptionBudget per bus; an HPA where as
   t2.ok(find(objs, 'HorizontalPodAutoscaler', 'gozargah-dataplane-public'));
   t2.notOk(find(objs, 'HorizontalPodAutoscaler', 'gozargah-dataplane-internal'));
   const args: string[] = internal['spec']['template']['spec']['containers'][0]['args'];
-  t2.match(args.join(' '), /^dataplane\/main\.ts --namespace \$\(POD_NAMESPACE\) --bus internal --replica \$\(POD_NAME\) --listen 0\.0\.0\.0:8080 --admin-listen 0\.0\.0\.0:9090 --grace 25 --tls-cert \/etc\/gozargah\/tls\/tls\.crt --tls-key \/etc\/gozargah\/tls\/tls\.key --client-ca \/etc\/gozargah\/client-ca\/ca\.crt$/);
+  t2.match(args.join(' '), /^dataplane\/main\.ts --namespace \$\(POD_NAMESPACE\) --bus internal --replica \$\(POD_NAME\) --listen 0\.0\.0\.0:8080 --admin-listen 0\.0\.0\.0:9090 --grace 25 --cache-dir \/var\/cache\/gozargah --tls-cert \/etc\/gozargah\/tls\/tls\.crt --tls-key \/etc\/gozargah\/tls\/tls\.key --client-ca \/etc\/gozargah\/client-ca\/ca\.crt$/);
   t2.equal(internal['spec']['template']['spec']['terminationGracePeriodSeconds'], 35, 'above preStop sleep + drain');
   const svc = find(objs, 'Service', 'gozargah-dataplane-public') as Obj;
   t2.equal(svc['spec']['type'], 'LoadBalancer');

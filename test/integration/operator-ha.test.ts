@@ -2,6 +2,8 @@
 // did not change; with two replicas one leads and the other takes over when the leader dies;
 // and with the API server gone, the dataplane keeps serving the last snapshot it had.
 import t from 'tap';
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startAgency } from '../helpers/agency.ts';
@@ -43,7 +45,12 @@ const operator = async (identity: string): Promise<RunningOperator> => {
 t.teardown(() => Promise.all(operators.map((op) => op.stop('SIGKILL'))));
 
 let first = await operator('operator-a');
-const dp = await startDataplane(['--kubeconfig', credentials.dataplane, '--namespace', SYSTEM_NS, '--bus', 'public', '--replica', 'dp-public-0']);
+// Outside the cluster directory, which stopping the control plane removes.
+const keep = mkdtempSync(join(tmpdir(), 'gozargah-ha-'));
+const kubeconfig = join(keep, 'dataplane.kubeconfig');
+copyFileSync(credentials.dataplane, kubeconfig);
+const publicArgs = ['--kubeconfig', kubeconfig, '--namespace', SYSTEM_NS, '--bus', 'public', '--cache-dir', join(keep, 'cache')];
+const dp = await startDataplane([...publicArgs, '--replica', 'dp-public-0']);
 t.teardown(() => dp.stop());
 const internalDp = await startDataplane(['--kubeconfig', credentials.dataplane, '--namespace', SYSTEM_NS, '--bus', 'internal', '--replica', 'dp-internal-0']);
 t.teardown(() => internalDp.stop());
@@ -144,4 +151,12 @@ t.test('with the API server stopped, the dataplane keeps answering with the last
     t2.equal(res.status, 200, `inquiry ${i} answered`);
   }
   t2.equal((await fetch(`${dp.adminUrl}/readyz`)).status, 200, 'still ready');
+
+  // A replica (re)started now has no API server to read from: it serves what the cache holds.
+  const restarted = await startDataplane([...publicArgs, '--replica', 'dp-public-1']);
+  t2.teardown(() => restarted.stop());
+  const res = await fetch(`${restarted.url}/ha/v2/echo/9`, { headers: { 'x-api-key': KEY } });
+  await res.arrayBuffer();
+  t2.equal(res.status, 200, 'a replica started during the outage serves the cached snapshot');
+  t2.match(restarted.logs(), /"snapshot loaded","origin":"cache [^"]*snapshot-public\.json"/);
 });

@@ -16,6 +16,7 @@ const refused: [string[], RegExp][] = [
   [['--snapshot', 'f', '--namespace', 'ns'], /exactly one of/],
   [['--snapshot', 'f', '--kubeconfig', '/k'], /--kubeconfig goes with --namespace NS/],
   [['--namespace', 'Not_A_Label'], /--namespace must be a DNS label/],
+  [['--manifests', 'd', '--cache-dir', '/c'], /--cache-dir goes with --namespace NS/],
   [['--namespace', 'ns', '--replica', 'Pod_1'], /--replica must be a DNS subdomain \(a pod name\), got Pod_1/],
 ];
 for (const [argv, message] of refused) {
