@@ -93,7 +93,7 @@ export class Controller {
     this.#custom = kc.makeApiClient(CustomObjectsApi);
     this.#core = kc.makeApiClient(CoreV1Api);
     const coordination = (this.#coordination = kc.makeApiClient(CoordinationV1Api));
-    this.#recorder = eventRecorder(this.#core, { component: 'gozargah-operator', onError: (err) => log({ level: 'warn', msg: 'event not recorded', error: (err as Error).message }) });
+    this.#recorder = eventRecorder(this.#core, { component: 'gozargah-operator', onError: (err) => log({ level: 'warn', msg: 'event not recorded', error: describeError(err) }) });
     const watch = <T extends KubernetesObject>(name: string, path: string, list: () => Promise<KubernetesListObject<T>>, labelSelector?: string, onChange = () => this.request()): Watched<T> => {
       const w = new Watched<T>({ kc, name, path, list, labelSelector, resyncMs, log, onChange });
       this.#watches.push(w as Watched<KubernetesObject>);
@@ -133,6 +133,8 @@ export class Controller {
     for (const timer of [this.#timer, this.#recheckTimer]) if (timer !== null) clearTimeout(timer);
     for (const w of this.#watches) w.stop();
     while (this.#running) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Events still queued get a moment, not a say in how long shutdown takes.
+    await Promise.race([this.#recorder.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   }
 
   /** Something changed: reconcile soon, once, however many changes arrive meanwhile. */

@@ -52,7 +52,7 @@ export async function writeStatus(api: CustomObjectsApi, entry: StatusEntry, rec
     }
     if (recorder !== undefined) {
       const involved = { apiVersion: entry.apiVersion, kind: entry.kind, namespace: ref.namespace, name: ref.name, uid: current.metadata.uid };
-      for (const c of flippedConditions(current.status?.conditions, entry.status.conditions)) await recorder.conditionChanged(involved, c);
+      for (const c of flippedConditions(current.status?.conditions, entry.status.conditions)) recorder.conditionChanged(involved, c);
     }
     return 'written';
   }

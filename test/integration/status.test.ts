@@ -42,6 +42,7 @@ async function compileCluster(now: string): Promise<StatusEntry[]> {
 async function writeAll(entries: StatusEntry[]): Promise<Map<string, WriteResult>> {
   const results = new Map<string, WriteResult>();
   for (const e of entries) results.set(`${e.kind}/${e.metadata.namespace}/${e.metadata.name}`, await writeStatus(api, e, recorder));
+  await recorder.flush(); // Events are sent in the background
   return results;
 }
 
