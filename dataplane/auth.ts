@@ -1,6 +1,6 @@
 // Authentication (API key by SHA-256, client certificate by fingerprint or subject) and the
 // checks that belong to identity: validity window and source address.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { Errors, problem, type Problem } from './errors.ts';
@@ -44,7 +44,7 @@ export function credentialsInQuery(query: string): boolean {
 export function authenticate(req: IncomingMessage, runtime: Runtime): BindingContext | Problem {
   const key = req.headers['x-api-key'];
   if (typeof key === 'string' && key.length > 0) {
-    const binding = runtime.byKeyHash.get(createHash('sha256').update(key, 'utf8').digest('hex'));
+    const binding = runtime.byKeyHash.get(hash('sha256', key, 'hex'));
     return binding ?? problem(Errors.credentialsInvalid, 'The API key in x-api-key is not known to this bus.');
   }
   const peer = peerIdentity(req);

@@ -5,12 +5,9 @@ import type { Dispatcher } from 'undici';
 import { IDEMPOTENT_METHODS } from '../api/v1alpha1/index.ts';
 import { Errors, problem, type Problem } from './errors.ts';
 import type { RouteContext } from './runtime.ts';
+import { send, type Cancellation, type UpstreamResponse } from './upstream.ts';
 
-export interface UpstreamAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
-}
+export type UpstreamAnswer = UpstreamResponse;
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
@@ -35,7 +32,7 @@ export function upstreamPath(route: RouteContext, params: readonly string[], que
 
 /**
  * Sends the request, retrying what may be retried. Resolves with the agency's answer or the
- * problem to answer instead; `signal` aborts when the client goes away.
+ * problem to answer instead; rejects with ClientGoneError once `cancel` is cancelled.
  */
 export async function forward(
   route: RouteContext,
@@ -43,7 +40,7 @@ export async function forward(
   path: string,
   headers: string[],
   body: Buffer | null,
-  signal: AbortSignal,
+  cancel: Cancellation,
   started: number,
 ): Promise<UpstreamAnswer | Problem> {
   const provider = route.provider;
@@ -53,18 +50,18 @@ export async function forward(
     const timeout = Math.max(1, Math.min(route.perTryTimeoutMs, route.timeoutMs - (performance.now() - started)));
     let outcome: UpstreamAnswer | Problem;
     try {
-      const answer = await provider.pool.request({ path, method: method as Dispatcher.HttpMethod, headers, body, signal, headersTimeout: timeout, bodyTimeout: timeout });
-      if (answer.statusCode >= 500) provider.breaker.failure(performance.now());
+      const answer = await send(provider.pool, { path, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, cancel);
+      if (answer.status >= 500) provider.breaker.failure(performance.now());
       else provider.breaker.success();
-      outcome = { status: answer.statusCode, headers: answer.headers, body: answer.body };
-      if (!RETRYABLE_STATUS.has(answer.statusCode)) return outcome;
+      outcome = answer;
+      if (!RETRYABLE_STATUS.has(answer.status)) return outcome;
     } catch (err) {
-      if (signal.aborted) throw err;
+      if (cancel.cancelled) throw err;
       provider.breaker.failure(performance.now());
       outcome = failureProblem(err, route);
     }
     const timeLeft = route.timeoutMs - (performance.now() - started) >= 1;
     if (attempt >= attempts || !timeLeft || !provider.budget.spend()) return outcome;
-    if ('body' in outcome) await outcome.body.dump();
+    if ('body' in outcome) outcome.body.dump();
   }
 }

@@ -16,7 +16,8 @@ export interface Identity {
 
 /** Headers named by the Connection header are hop-by-hop too. */
 function connectionTokens(value: string | undefined): Set<string> | null {
-  if (value === undefined) return null;
+  // The common case, on every keep-alive answer: keep-alive is hop-by-hop already.
+  if (value === undefined || value === 'keep-alive') return null;
   return new Set(value.split(',').map((t) => t.trim().toLowerCase()));
 }
 

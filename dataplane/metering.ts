@@ -38,16 +38,15 @@ export interface MeteringOptions {
 export class Metering {
   #exporter: PrometheusExporter;
   #provider: MeterProvider;
-  #requests: Counter;
-  #rejections: Counter;
+  /** counted here, read by OTel on collection: one Map lookup per request instead of OTel's attribute hashing */
+  #requests = new RequestTally();
+  #rejections = new Tally();
   #duration: Histogram;
   #upstreamDuration: Histogram;
   #reloads: Counter;
   #audit: AuditLog;
-  /** attribute objects reused per label set: OTel hashes them either way, we avoid the garbage */
-  #requestAttrs = new Map<string, Attributes>();
+  /** attribute objects reused per route: OTel hashes them either way, we avoid the garbage */
   #routeAttrs = new Map<string, Attributes>();
-  #reasonAttrs = new Map<string, Attributes>();
   served = 0;
 
   constructor(options: MeteringOptions) {
@@ -57,8 +56,8 @@ export class Metering {
       resource: resourceFromAttributes({ 'service.name': 'gozargah-dataplane', 'gozargah.bus': options.bus }),
     });
     const meter = this.#provider.getMeter('gozargah-dataplane');
-    this.#requests = meter.createCounter('gozargah_requests', { description: 'Requests by provider, route, client and outcome code' });
-    this.#rejections = meter.createCounter('gozargah_rejections', { description: 'Requests the bus refused, by reason' });
+    const requests = meter.createObservableCounter('gozargah_requests', { description: 'Requests by provider, route, client and outcome code' });
+    const rejections = meter.createObservableCounter('gozargah_rejections', { description: 'Requests the bus refused, by reason' });
     this.#duration = meter.createHistogram('gozargah_request_duration_seconds', {
       description: 'Time from request to response, by route',
       unit: 's',
@@ -77,30 +76,22 @@ export class Metering {
         const g = options.gauges();
         result.observe(generation, g.generation, { bus: options.bus });
         for (const [provider, open] of g.openBreakers) result.observe(breakers, open, { provider });
+        this.#requests.observe((count, attrs) => result.observe(requests, count, attrs));
+        this.#rejections.observe((count, attrs) => result.observe(rejections, count, attrs));
       },
-      [generation, breakers],
+      [generation, breakers, requests, rejections],
     );
     this.#audit = new AuditLog(options.auditLog);
   }
 
   record(t: Transaction): void {
     this.served++;
-    const key = `${t.provider}\u0000${t.route}\u0000${t.client}\u0000${t.code}`;
-    let attrs = this.#requestAttrs.get(key);
-    if (attrs === undefined) {
-      attrs = { provider: t.provider, route: t.route, client: t.client, code: t.code };
-      this.#requestAttrs.set(key, attrs);
-    }
-    this.#requests.add(1, attrs);
+    this.#requests.add(t);
     let routeAttrs = this.#routeAttrs.get(t.route);
     if (routeAttrs === undefined) this.#routeAttrs.set(t.route, (routeAttrs = { route: t.route }));
     this.#duration.record(t.durationMs / 1000, routeAttrs);
     if (t.upstreamMs >= 0) this.#upstreamDuration.record(t.upstreamMs / 1000, routeAttrs);
-    if (t.code !== 'ok' && t.code !== 'upstream_error') {
-      let reason = this.#reasonAttrs.get(t.code);
-      if (reason === undefined) this.#reasonAttrs.set(t.code, (reason = { reason: t.code }));
-      this.#rejections.add(1, reason);
-    }
+    if (t.code !== 'ok' && t.code !== 'upstream_error') this.#rejections.add(t.code, t, reasonAttrs);
     this.#audit.write(t);
   }
 
@@ -121,10 +112,75 @@ export class Metering {
   }
 }
 
-/** JSON lines, batched: one write per event-loop turn instead of one per request. */
+const reasonAttrs = (t: Transaction): Attributes => ({ reason: t.code });
+
+interface Count {
+  attrs: Attributes;
+  count: number;
+}
+
+/**
+ * Requests by provider, route, client and code, in nested Maps keyed by the snapshot's own
+ * strings: no key is built per request, and the attributes once per label set.
+ */
+class RequestTally {
+  #byProvider = new Map<string, Map<string, Map<string, Map<string, Count>>>>();
+
+  add(t: Transaction): void {
+    const byCode = inner(inner(inner(this.#byProvider, t.provider), t.route), t.client);
+    const entry = byCode.get(t.code);
+    if (entry !== undefined) entry.count++;
+    else byCode.set(t.code, { attrs: { provider: t.provider, route: t.route, client: t.client, code: t.code }, count: 1 });
+  }
+
+  observe(each: (count: number, attrs: Attributes) => void): void {
+    for (const byRoute of this.#byProvider.values())
+      for (const byClient of byRoute.values()) for (const byCode of byClient.values()) for (const { attrs, count } of byCode.values()) each(count, attrs);
+  }
+}
+
+/** The Map under `key`, added when missing. */
+function inner<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let value = map.get(key);
+  if (value === undefined) map.set(key, (value = new Map()));
+  return value;
+}
+
+/** Counts per label set, keyed by a string; the attributes are built once per key. */
+class Tally {
+  #counts = new Map<string, { attrs: Attributes; count: number }>();
+
+  add(key: string, t: Transaction, attrsOf: (t: Transaction) => Attributes): void {
+    const entry = this.#counts.get(key);
+    if (entry !== undefined) entry.count++;
+    else this.#counts.set(key, { attrs: attrsOf(t), count: 1 });
+  }
+
+  observe(each: (count: number, attrs: Attributes) => void): void {
+    for (const { attrs, count } of this.#counts.values()) each(count, attrs);
+  }
+}
+
+/** One JSON line; built by hand in a fixed order (JSON.stringify of an object per request was a hot spot). */
+function auditLine(t: Transaction, start: string): string {
+  const q = JSON.stringify;
+  return (
+    `{"requestId":${q(t.requestId)},"start":"${start}","durationMs":${Math.round(t.durationMs * 1000) / 1000},` +
+    `"client":${q(t.client)},"binding":${q(t.binding)},"provider":${q(t.provider)},"route":${q(t.route)},"method":${q(t.method)},` +
+    `"status":${t.status},"code":${q(t.code)},"requestBytes":${t.requestBytes},"responseBytes":${t.responseBytes},"params":${t.params === null ? 'null' : q(t.params)}}`
+  );
+}
+
+/** Batched JSON lines: one write every FLUSH_MS (or FLUSH_RECORDS records), not one per request. */
+const FLUSH_MS = 50;
+const FLUSH_RECORDS = 4096;
+
+/** JSON lines, batched: one write every few milliseconds instead of one per request. */
 class AuditLog {
   #pending: string[] = [];
-  #scheduled = false;
+  #timer: NodeJS.Timeout | null = null;
+  #isoMs = -1;
+  #isoText = '';
   #stream: WriteStream | null;
   #fd: number;
 
@@ -134,31 +190,26 @@ class AuditLog {
   }
 
   write(t: Transaction): void {
-    this.#pending.push(
-      JSON.stringify({
-        requestId: t.requestId,
-        start: new Date(t.start).toISOString(),
-        durationMs: Math.round(t.durationMs * 1000) / 1000,
-        client: t.client,
-        binding: t.binding,
-        provider: t.provider,
-        route: t.route,
-        method: t.method,
-        status: t.status,
-        code: t.code,
-        requestBytes: t.requestBytes,
-        responseBytes: t.responseBytes,
-        params: t.params,
-      }),
-    );
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.#pending.push(auditLine(t, this.#iso(t.start)));
+    if (this.#pending.length >= FLUSH_RECORDS) this.flush();
+    else this.#timer ??= setTimeout(this.#flushNow, FLUSH_MS);
   }
 
+  /** The start time as ISO 8601, formatted once per millisecond. */
+  #iso(start: number): string {
+    const ms = Math.floor(start);
+    if (ms !== this.#isoMs) {
+      this.#isoMs = ms;
+      this.#isoText = new Date(ms).toISOString();
+    }
+    return this.#isoText;
+  }
+
+  #flushNow = (): void => this.flush();
+
   flush(): void {
-    this.#scheduled = false;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     if (this.#pending.length === 0) return;
     const chunk = `${this.#pending.join('\n')}\n`;
     this.#pending.length = 0;

@@ -8,6 +8,7 @@ import { authenticate, checkIdentity, credentialsInQuery } from './auth.ts';
 import { readBody } from './body.ts';
 import { CLIENT_GONE, Errors, problem, sendProblem, type Problem } from './errors.ts';
 import { forward, upstreamPath, type UpstreamAnswer } from './forward.ts';
+import { Cancellation, type BodySink } from './upstream.ts';
 import { downstreamHeaders, upstreamHeaders, wellFormedRequestId } from './headers.ts';
 import type { Metering, Transaction } from './metering.ts';
 import { dropFields } from './privacy.ts';
@@ -209,11 +210,10 @@ export class Pipeline {
     if (invalid !== null) return this.#refuse(res, tx, startMono, invalid);
 
     // 6. forward; the client going away aborts the upstream call
-    const abort = new AbortController();
-    const onClose = (): void => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.once('close', onClose);
+    const cancel = new Cancellation();
+    res.once('close', () => {
+      if (!res.writableFinished) cancel.cancel();
+    });
     const headers = upstreamHeaders(
       req.rawHeaders,
       { client: binding.clientId, binding: binding.id, route: route.id, requestId: tx.requestId, clientAddress: req.socket.remoteAddress ?? '' },
@@ -223,9 +223,9 @@ export class Pipeline {
     const upstreamStart = performance.now();
     let answer: UpstreamAnswer | Problem;
     try {
-      answer = await forward(route, tx.method, upstreamPath(route, matched.params, matched.query), headers, result.body, abort.signal, startMono);
+      answer = await forward(route, tx.method, upstreamPath(route, matched.params, matched.query), headers, result.body, cancel, startMono);
     } catch (err) {
-      if (abort.signal.aborted) return this.#finish(tx, startMono, 499, CLIENT_GONE);
+      if (cancel.cancelled) return this.#finish(tx, startMono, 499, CLIENT_GONE);
       throw err;
     }
     tx.upstreamMs = performance.now() - upstreamStart;
@@ -240,25 +240,7 @@ export class Pipeline {
     const headers = downstreamHeaders(answer.headers, false);
     headers['x-request-id'] = tx.requestId;
     res.writeHead(answer.status, headers);
-    let bytes = 0;
-    const body = answer.body;
-    body.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      if (!res.write(chunk)) {
-        body.pause();
-        res.once('drain', () => body.resume());
-      }
-    });
-    body.once('end', () => {
-      res.end();
-      tx.responseBytes = bytes;
-      this.#finish(tx, startMono, answer.status, outcomeOf(answer.status));
-    });
-    body.once('error', () => {
-      res.destroy();
-      tx.responseBytes = bytes;
-      this.#finish(tx, startMono, res.writableFinished ? answer.status : 499, res.writableFinished ? outcomeOf(answer.status) : CLIENT_GONE);
-    });
+    answer.body.pipeTo(new Relay(res, answer, tx, startMono, this.#finish));
   }
 
   /** Buffers a JSON answer, drops the route's private fields, and sends the rest. */
@@ -286,12 +268,53 @@ export class Pipeline {
     this.#finish(tx, startMono, p.kind.status, p.kind.code);
   }
 
-  #finish(tx: Transaction, startMono: number, status: number, code: string): void {
+  #finish = (tx: Transaction, startMono: number, status: number, code: string): void => {
     this.unrecorded--;
     tx.status = status;
     tx.code = code;
     tx.durationMs = performance.now() - startMono;
     this.#metering.record(tx);
+  };
+}
+
+type Finish = (tx: Transaction, startMono: number, status: number, code: string) => void;
+
+/** Writes the agency's body into the client's response, with backpressure; meters when it ends. */
+class Relay implements BodySink {
+  #res: ServerResponse;
+  #answer: UpstreamAnswer;
+  #tx: Transaction;
+  #startMono: number;
+  #finish: Finish;
+  #bytes = 0;
+
+  constructor(res: ServerResponse, answer: UpstreamAnswer, tx: Transaction, startMono: number, finish: Finish) {
+    this.#res = res;
+    this.#answer = answer;
+    this.#tx = tx;
+    this.#startMono = startMono;
+    this.#finish = finish;
+  }
+
+  data(chunk: Buffer): boolean {
+    this.#bytes += chunk.length;
+    if (this.#res.write(chunk)) return true;
+    this.#res.once('drain', () => this.#answer.body.resume());
+    return false;
+  }
+
+  end(): void {
+    this.#res.end();
+    this.#tx.responseBytes = this.#bytes;
+    this.#finish(this.#tx, this.#startMono, this.#answer.status, outcomeOf(this.#answer.status));
+  }
+
+  error(): void {
+    const res = this.#res;
+    res.destroy();
+    this.#tx.responseBytes = this.#bytes;
+    const status = this.#answer.status;
+    this.#finish(this.#tx, this.#startMono, res.writableFinished ? status : 499, res.writableFinished ? outcomeOf(status) : CLIENT_GONE);
   }
 }
 
