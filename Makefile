@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench-forwarders bench-compile bench-memory clean
+.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-memory clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -74,6 +74,19 @@ demo-up: $(DEPS) cluster-build ## the same, left running for you to explore with
 
 bench-propagation: $(DEPS) cluster-build ## time from kubectl apply of a route to its first served request, with 10 and 10,000 routes
 	node bench/propagation.ts
+
+# nginx and wrk from Debian's packages, installed when missing (as root, or with sudo).
+bench-tools:
+	@command -v nginx >/dev/null && command -v wrk >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light wrk >/dev/null; }
+	@command -v taskset >/dev/null || echo "taskset (util-linux) is missing: the contenders will not be pinned to CPUs"
+
+bench: $(DEPS) bench-tools ## direct, nginx, http-proxy and the dataplane under the same load, then scale (not part of make test)
+	node bench/bench.ts
+
+bench-scale: $(DEPS) bench-tools ## 10 against 10,000 routes: throughput ratio, compile time and memory, dataplane memory
+	node bench/bench.ts --scale-only
 
 bench-forwarders: $(DEPS) ## req/s of the dataplane against http-proxy and a bare undici forwarder (not part of make test)
 	node bench/forwarders.ts

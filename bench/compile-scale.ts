@@ -13,10 +13,16 @@ const ms = performance.now() - started;
 const snapshot = snapshots['default'] as Snapshot;
 const { shards } = splitSnapshot(snapshot, 1);
 const json = JSON.stringify(snapshot).length;
+const peakMB = Math.round(process.resourceUsage().maxRSS / 1024);
+if (process.argv.includes('--json')) {
+  // for bench/scale.ts
+  process.stdout.write(`${JSON.stringify({ routes, bindings, objects: objects.length, ms: Math.round(ms), peakMB, beforeMB: Math.round(rssBefore / 1048576), snapshotKiB: Math.round(json / 1024) })}\n`);
+  process.exit(0);
+}
 process.stdout.write(
   [
     `compile of ${routes} routes and ${bindings} bindings (${objects.length} objects): ${Math.round(ms)} ms`,
-    `peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB (before compiling: ${Math.round(rssBefore / 1048576)} MB)`,
+    `peak RSS ${peakMB} MB (before compiling: ${Math.round(rssBefore / 1048576)} MB)`,
     `${statuses.length} statuses; snapshot ${Math.round(json / 1024)} KiB of JSON, ${shards.length} shard(s) of gzip, ${Math.round(shards.reduce((n, s) => n + s.data.length, 0) / 1024)} KiB`,
   ].join('\n') + '\n',
 );

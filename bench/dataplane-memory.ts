@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { compile } from '../compiler/index.ts';
 import { scaleObjects } from '../test/helpers/scale.ts';
+import { IMAGE_NODE_FLAGS } from './processes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -14,7 +15,7 @@ async function residentMB(routes: number, bindings: number): Promise<number> {
   const file = join(dir, 'snapshot.json');
   // The bare snapshot of the bus, as the cluster source delivers it (no statuses).
   writeFileSync(file, JSON.stringify(compile({ objects: scaleObjects(routes, bindings), now: new Date().toISOString() }).snapshots['default']));
-  const child = spawn(process.execPath, [join(ROOT, 'dataplane/main.ts'), '--snapshot', file, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--audit-log', join(dir, 'audit.jsonl')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, join(ROOT, 'dataplane/main.ts'), '--snapshot', file, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--audit-log', join(dir, 'audit.jsonl')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   await new Promise<void>((res, rej) => {
     child.stderr?.on('data', (c: Buffer) => {

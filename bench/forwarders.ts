@@ -32,7 +32,7 @@ function ready(child: ChildProcess, marker: string): Promise<void> {
 }
 
 async function load(url: string, key?: string): Promise<{ rps: number; p50: number; p99: number; errors: number; non2xx: number }> {
-  const child = pinned(0, [join(ROOT, 'bench/load.ts'), url, CONNECTIONS, SECONDS, ...(key === undefined ? [] : [key])]);
+  const child = pinned(0, [join(ROOT, 'bench/load.ts'), url, CONNECTIONS, SECONDS, '0', ...(key === undefined ? [] : [key])]);
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   await new Promise((r) => child.once('exit', r));

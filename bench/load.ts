@@ -1,13 +1,42 @@
-// One load run with autocannon; prints its result as JSON. Run pinned to its own CPU.
+// One load run with autocannon, as its own process (run it pinned); prints the result as JSON.
+//   node bench/load.ts <url> <connections> <seconds> [rate|0] [api-key]
+// With a rate, autocannon holds that many requests per second overall (overallRate). Latency
+// comes from every response's own time (autocannon's histogram rounds to whole milliseconds,
+// too coarse to compare p99s a fraction of a millisecond apart).
 import autocannon from 'autocannon';
+import { percentile, type LoadResult } from './generators.ts';
 
-const [url, connections, seconds, key] = process.argv.slice(2) as [string, string, string, string | undefined];
-const result = await autocannon({
-  url,
-  connections: Number(connections),
-  duration: Number(seconds),
-  headers: key === undefined ? {} : { 'x-api-key': key },
+const [url, connections, seconds, rate, key] = process.argv.slice(2) as [string, string, string, string | undefined, string | undefined];
+const overallRate = Number(rate ?? 0);
+let times = new Float64Array(1 << 16);
+let n = 0;
+const result = await new Promise<autocannon.Result>((resolve, reject) => {
+  const instance = autocannon(
+    {
+      url,
+      connections: Number(connections),
+      duration: Number(seconds),
+      headers: key === undefined || key === '' ? {} : { 'x-api-key': key },
+      ...(overallRate > 0 ? { overallRate } : {}),
+    },
+    (err, result) => (err === null || err === undefined ? resolve(result) : reject(err)),
+  );
+  instance.on('response', (_client, _status, _bytes, ms) => {
+    if (n === times.length) {
+      const grown = new Float64Array(times.length * 2);
+      grown.set(times);
+      times = grown;
+    }
+    times[n++] = ms;
+  });
 });
-process.stdout.write(
-  `${JSON.stringify({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx, timeouts: result.timeouts, total: result.requests.total })}\n`,
-);
+const sorted = times.subarray(0, n).sort();
+const out: LoadResult = {
+  rps: result.requests.total / Number(seconds),
+  p50: percentile(sorted, 50),
+  p99: percentile(sorted, 99),
+  requests: result.requests.total,
+  errors: result.errors + result.timeouts,
+  non2xx: result.non2xx,
+};
+process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -1,0 +1,111 @@
+// The processes a benchmark starts: the agency, and the four contenders in front of it. Each
+// contender starts on the proxy CPU and answers the URL (and API key) the load goes to.
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Snapshot } from '../api/snapshot/index.ts';
+import { compile } from '../compiler/index.ts';
+import { binding, keySecret, provider, route } from '../test/helpers/manifests.ts';
+import { startNginxAgency, startNginxProxy } from './nginx.ts';
+import { accepting, CPU, IMAGE_NODE_FLAGS, pinned, printed, stop } from './processes.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+
+export const CONTENDERS = ['direct', 'nginx', 'http-proxy', 'dataplane'] as const;
+export type ContenderName = (typeof CONTENDERS)[number];
+
+export const LABELS: Record<ContenderName, string> = {
+  direct: 'direct (client to agency, the upper limit)',
+  nginx: 'nginx, 1 worker, keep-alive upstream',
+  'http-proxy': 'http-proxy 1.18, keep-alive agent',
+  dataplane: 'gozargah dataplane, whole pipeline, 1 worker',
+};
+
+export const PATH = '/registry/v1/persons/0012345678';
+export const KEY = 'bench-only-key-0123456789abcdef';
+
+export interface Running {
+  url: string;
+  /** the path the load asks for */
+  path: string;
+  key: string | null;
+  child: ChildProcess | null;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const running = (url: string, key: string | null, child: ChildProcess | null, path = PATH): Running => ({ url, path, key, child, stop: () => stop(child) });
+
+/** The agency on the load CPU: nginx's `return` when asked (cheapest), else bench/agency.ts. */
+export async function startAgency(kind: 'node' | 'nginx'): Promise<Running> {
+  const port = await freePort();
+  if (kind === 'nginx') return running(`http://127.0.0.1:${port}`, null, await startNginxAgency(CPU.load, port));
+  const child = pinned(CPU.load, process.execPath, [join(ROOT, 'bench/agency.ts'), String(port)]);
+  await printed(child, 'ready');
+  return running(`http://127.0.0.1:${port}`, null, child);
+}
+
+/** Compiles objects into the bus's bare snapshot (as the cluster source delivers it) in a file. */
+export function snapshotFile(objects: Record<string, unknown>[]): string {
+  const snapshot = compile({ objects, now: new Date().toISOString() }).snapshots['default'] as Snapshot;
+  const file = join(mkdtempSync(join(tmpdir(), 'gozargah-bench-')), 'snapshot.json');
+  writeFileSync(file, JSON.stringify(snapshot));
+  return file;
+}
+
+/** One provider, one route, one client whose limits are set never to reject: they run, they do not refuse. */
+export function pipelineObjects(agencyUrl: string): Record<string, unknown>[] {
+  return [
+    provider('agency', agencyUrl),
+    route('person', 'agency', '/registry/v1/persons/{nationalId}'),
+    keySecret('bench-keys', { k: KEY }),
+    binding('bench', 'bench', [{ namespace: 'gov', name: 'person' }], {
+      rateLimit: { requestsPerSecond: 1_000_000, burst: 1_000_000 },
+      quota: { requests: 1_000_000_000_000, period: 'Month' },
+    }),
+  ];
+}
+
+/** The dataplane on the proxy CPU, serving a snapshot file, with its audit log in a file. */
+export async function startDataplane(snapshot: string, key = KEY, path = PATH, extraArgs: readonly string[] = []): Promise<Running & { port: number }> {
+  const port = await freePort();
+  const audit = join(mkdtempSync(join(tmpdir(), 'gozargah-bench-audit-')), 'audit.jsonl');
+  const args = [...IMAGE_NODE_FLAGS, ...extraArgs, join(ROOT, 'dataplane/main.ts'), '--snapshot', snapshot, '--listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--audit-log', audit];
+  const child = pinned(CPU.proxy, process.execPath, args);
+  await Promise.all([printed(child, '"listening"'), printed(child, '"snapshot loaded"')]);
+  return { ...running(`http://127.0.0.1:${port}`, key, child, path), port };
+}
+
+export async function startContender(name: ContenderName, agency: Running): Promise<Running> {
+  const target = agency.url;
+  switch (name) {
+    case 'direct':
+      return running(target, null, null);
+    case 'nginx': {
+      const port = await freePort();
+      const agencyPort = Number(new URL(target).port);
+      return running(`http://127.0.0.1:${port}`, null, await startNginxProxy(CPU.proxy, port, agencyPort));
+    }
+    case 'http-proxy': {
+      const port = await freePort();
+      const child = pinned(CPU.proxy, process.execPath, [join(ROOT, 'bench/http-proxy.ts'), String(port), target]);
+      await printed(child, 'ready');
+      await accepting(port, child);
+      return running(`http://127.0.0.1:${port}`, null, child);
+    }
+    case 'dataplane':
+      return startDataplane(snapshotFile(pipelineObjects(target)));
+  }
+}
