@@ -6,10 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ArgsError, parseDataplaneArgs, USAGE, type DataplaneArgs } from './args.ts';
 import { createAdminServer } from './admin.ts';
-import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
-import { ClusterSource } from './config/cluster.ts';
-import { ServingReporter } from './config/cluster-report.ts';
-import { SnapshotCache } from './config/snapshot-cache.ts';
+import type { ClusterMode } from './config/cluster-mode.ts';
 import { ManifestsSource } from './config/manifests.ts';
 import { SnapshotFileSource } from './config/snapshot-file.ts';
 import type { ConfigSource } from './config/source.ts';
@@ -37,17 +34,17 @@ function trafficServer(args: DataplaneArgs, pipeline: Pipeline): Server {
   );
 }
 
-function kubeConfig(path: string | null): KubeConfig {
-  const kc = new KubeConfig();
-  if (path === null) kc.loadFromCluster();
-  else kc.loadFromFile(path);
-  return kc;
+/** Cluster mode, loaded only when asked for (see config/cluster-mode.ts). */
+async function clusterMode(args: DataplaneArgs): Promise<ClusterMode | null> {
+  if (args.namespace === null) return null;
+  const { clusterMode: start } = await import('./config/cluster-mode.ts');
+  return start({ ...args, namespace: args.namespace }, log);
 }
 
 /** args.ts has checked that exactly one source was given. */
-function configSource(args: DataplaneArgs, kc: KubeConfig | null): ConfigSource {
+function configSource(args: DataplaneArgs, cluster: ClusterMode | null): ConfigSource {
+  if (cluster !== null) return cluster.source;
   if (args.manifests !== null) return new ManifestsSource(args.manifests, args.bus, log);
-  if (kc !== null && args.namespace !== null) return new ClusterSource(kc, args.namespace, args.bus, log);
   return new SnapshotFileSource(args.snapshot as string, args.bus);
 }
 
@@ -93,18 +90,14 @@ async function main(): Promise<void> {
     }),
   });
   pipeline = new Pipeline({ metering });
-  const kc = args.namespace === null ? null : kubeConfig(args.kubeconfig);
-  const reporter = kc === null ? null : new ServingReporter(kc.makeApiClient(CoordinationV1Api), args.namespace as string, args.bus, args.replica, log);
-  const cache = kc === null || args.cacheDir === null ? null : new SnapshotCache(args.cacheDir, args.bus, log);
+  const cluster = await clusterMode(args);
   const loaded = pipeline;
   loader = new Loader(pipeline, metering, log, (generation, hash) => {
-    reporter?.serving(generation, hash);
     const runtime = loaded.runtime;
-    if (cache !== null && runtime !== null && runtime.snapshot.hash === hash) cache.save(generation, runtime.snapshot);
+    if (cluster !== null && runtime !== null && runtime.snapshot.hash === hash) cluster.loaded(generation, runtime.snapshot);
   });
-  const cached = cache?.load() ?? null;
-  if (cached !== null) loader.offer(cached);
-  const source = configSource(args, kc);
+  if (cluster?.cached) loader.offer(cluster.cached);
+  const source = configSource(args, cluster);
   source.start(loader.offer, loader.refuse);
 
   const traffic = trafficServer(args, pipeline);
@@ -118,7 +111,7 @@ async function main(): Promise<void> {
     draining = true;
     served.drain();
     // Not ready any more: the operator must stop counting this replica as serving.
-    const reported = reporter?.stop();
+    const reported = cluster?.stop();
     log({ level: 'info', msg: 'shutting down', signal, inFlight: served.inFlight, graceSeconds: args.graceSeconds });
     traffic.close();
     traffic.closeIdleConnections();
@@ -130,7 +123,6 @@ async function main(): Promise<void> {
     await settle(() => served.unrecorded <= 0, 1000);
     source.stop();
     await reported;
-    await cache?.flush();
     await metering.shutdown().catch((err: unknown) => log({ level: 'error', msg: 'metering shutdown failed', error: (err as Error).message }));
     log({ level: 'info', msg: 'stopped', served: metering.served });
     admin.close();
