@@ -73,6 +73,11 @@ export class QuotaCounter {
     this.used = 0;
   }
 
+  /** The share used in the period that contains `now` (0 once a new period has begun). */
+  usedRatio(now: number): number {
+    return now >= this.#end || this.limit <= 0 ? 0 : this.used / this.limit;
+  }
+
   /** Takes one request from the quota; answers the seconds until it renews, 0 when taken. */
   take(now: number): number {
     if (now >= this.#end) this.#roll(now);

@@ -11,7 +11,7 @@ import { ManifestsSource } from './config/manifests.ts';
 import { SnapshotFileSource } from './config/snapshot-file.ts';
 import type { ConfigSource } from './config/source.ts';
 import { Loader, type Log } from './loader.ts';
-import { Metering } from './metering.ts';
+import { Metering, type QuotaUse } from './metering.ts';
 import { Pipeline } from './pipeline.ts';
 
 const log: Log = (record) => {
@@ -46,6 +46,20 @@ function configSource(args: DataplaneArgs, cluster: ClusterMode | null): ConfigS
   if (cluster !== null) return cluster.source;
   if (args.manifests !== null) return new ManifestsSource(args.manifests, args.bus, log);
   return new SnapshotFileSource(args.snapshot as string, args.bus);
+}
+
+/** The quotas of the bindings in force, for the gozargah_quota_used_ratio gauge (read at scrape time). */
+function quotaUse(pipeline: Pipeline | null, loader: Loader | null): QuotaUse[] {
+  const snapshot = pipeline?.runtime?.snapshot;
+  const quotas = loader?.state.quotas;
+  if (snapshot === undefined || quotas === undefined) return [];
+  const now = Date.now();
+  const use: QuotaUse[] = [];
+  for (const b of snapshot.bindings) {
+    const quota = quotas.get(b.id);
+    if (quota !== undefined) use.push({ binding: b.id, client: b.clientId, ratio: quota.usedRatio(now) });
+  }
+  return use;
 }
 
 function listen(server: Server, where: { host: string; port: number }): Promise<AddressInfo> {
@@ -87,6 +101,7 @@ async function main(): Promise<void> {
     gauges: () => ({
       generation: pipeline?.runtime?.generation ?? 0,
       openBreakers: new Map([...(loader?.state.providers.values() ?? [])].map(({ ctx }) => [ctx.id, ctx.breaker.state === 'closed' ? 0 : 1])),
+      quotas: quotaUse(pipeline, loader),
     }),
   });
   pipeline = new Pipeline({ metering });

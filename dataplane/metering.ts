@@ -32,7 +32,15 @@ export interface MeteringOptions {
   /** file path, or null for stdout */
   auditLog: string | null;
   /** called on each metrics collection */
-  gauges: () => { generation: number; openBreakers: Map<string, number> };
+  gauges: () => { generation: number; openBreakers: Map<string, number>; quotas: QuotaUse[] };
+}
+
+/** A binding's quota as this replica counts it (quotas are per replica for now). */
+export interface QuotaUse {
+  binding: string;
+  client: string;
+  /** used / limit in the current period */
+  ratio: number;
 }
 
 export class Metering {
@@ -71,15 +79,17 @@ export class Metering {
     this.#reloads = meter.createCounter('gozargah_snapshot_reloads', { description: 'Snapshot loads by result (loaded, rejected)' });
     const generation = meter.createObservableGauge('gozargah_snapshot_generation', { description: 'Generation of the snapshot in force' });
     const breakers = meter.createObservableGauge('gozargah_circuit_breaker_open', { description: '1 when the circuit breaker toward a provider is open' });
+    const quotas = meter.createObservableGauge('gozargah_quota_used_ratio', { description: "Share of a binding's quota used this period, as this replica counts it" });
     meter.addBatchObservableCallback(
       (result) => {
         const g = options.gauges();
         result.observe(generation, g.generation, { bus: options.bus });
         for (const [provider, open] of g.openBreakers) result.observe(breakers, open, { provider });
+        for (const q of g.quotas) result.observe(quotas, q.ratio, { binding: q.binding, client: q.client });
         this.#requests.observe((count, attrs) => result.observe(requests, count, attrs));
         this.#rejections.observe((count, attrs) => result.observe(rejections, count, attrs));
       },
-      [generation, breakers, requests, rejections],
+      [generation, breakers, quotas, requests, rejections],
     );
     this.#audit = new AuditLog(options.auditLog);
   }

@@ -65,6 +65,7 @@ t.test('the exposition has the series the queries need', async (t2) => {
     t2.ok(exported.has(name), `${name} is exported`);
   }
   t2.match(exposition, /gozargah_requests_total\{[^}]*code="quota_exhausted"/, 'a quota refusal is counted with its code');
+  t2.match(exposition, /^gozargah_quota_used_ratio\{binding="clients\/client",client="client-a"[^}]*\} 1$/m, 'the quota used: 2 of 2');
 });
 
 t.test('every dashboard panel queries metrics the dataplane exports', async (t2) => {
