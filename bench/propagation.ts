@@ -11,6 +11,7 @@ import { installCrds, startCluster, type Cluster } from '../test/helpers/cluster
 import { startDataplane, waitFor } from '../test/helpers/dataplane.ts';
 import { installRbac, startOperator } from '../test/helpers/operator.ts';
 import { scaleObjects } from '../test/helpers/scale.ts';
+import { IMAGE_NODE_FLAGS } from './processes.ts';
 
 type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
 const KEY = 'demo-only-probe-key-Lk8jH7gF6d';
@@ -72,13 +73,16 @@ async function measure(routes: number): Promise<{ routes: number; samples: numbe
     );
     process.stderr.write(`[propagation] ${routes} routes: creating ${objects.length} objects\n`);
     await createAll(kc, objects);
-    const operator = await startOperator(credentials.operator, 'operator-0');
-    const dp = await startDataplane(['--kubeconfig', credentials.dataplane, '--namespace', 'gozargah-system', '--bus', 'default', '--replica', 'dp-0']);
+    // As the image runs them (Dockerfile NODE_OPTIONS).
+    const env = { NODE_OPTIONS: IMAGE_NODE_FLAGS.join(' ') };
+    const operator = await startOperator(credentials.operator, 'operator-0', [], env);
+    const dp = await startDataplane(['--kubeconfig', credentials.dataplane, '--namespace', 'gozargah-system', '--bus', 'default', '--replica', 'dp-0'], { env });
     try {
       // Let the first reconcile (every status written) finish before measuring.
       await waitFor(async () => (await operator.state()).lastReconcile?.ok === true, 600_000, () => 'the operator never finished its first reconcile');
       await settle(operator.adminUrl);
-      process.stderr.write(`[propagation] ${routes} routes: settled; ${SAMPLES} samples\n`);
+      const memory = await operatorMemory(operator.adminUrl);
+      process.stderr.write(`[propagation] ${routes} routes: settled (operator ${memory}); ${SAMPLES} samples\n`);
       const samples: number[] = [];
       for (let i = 0; i < SAMPLES; i++) {
         const path = `/probe/v1/p${i}/{id}`;
@@ -110,6 +114,13 @@ async function measure(routes: number): Promise<{ routes: number; samples: numbe
     await agency.close();
     await cluster.stop();
   }
+}
+
+/** The operator's resident memory and live heap, from its /metrics. */
+async function operatorMemory(adminUrl: string): Promise<string> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const mb = (name: string): number => Math.round(Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1]) / 1048576);
+  return `${mb('process_resident_memory_bytes')} MB resident, ${mb('nodejs_heap_size_used_bytes')} MB heap used`;
 }
 
 /** Waits until the operator has written no status for a second: the previous change is done. */

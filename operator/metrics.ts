@@ -37,6 +37,9 @@ export class OperatorMetrics {
     const objects = meter.createObservableGauge('gozargah_operator_objects', { description: 'Objects by kind and condition status' });
     const published = meter.createObservableGauge('gozargah_operator_published_generation', { description: 'Generation of the snapshot last published, by bus' });
     const leader = meter.createObservableGauge('gozargah_operator_leader', { description: '1 on the replica that holds the leader Lease' });
+    // The names prom-client's default metrics use, so existing dashboards and alerts find them.
+    const resident = meter.createObservableGauge('process_resident_memory_bytes', { description: 'Resident memory size in bytes' });
+    const heapUsed = meter.createObservableGauge('nodejs_heap_size_used_bytes', { description: 'Process heap size used from Node.js in bytes' });
     meter.addBatchObservableCallback(
       (result) => {
         for (const [key, count] of this.#conditions) {
@@ -45,8 +48,11 @@ export class OperatorMetrics {
         }
         for (const [bus, generation] of this.#published) result.observe(published, generation, { bus });
         result.observe(leader, this.leading ? 1 : 0);
+        const memory = process.memoryUsage();
+        result.observe(resident, memory.rss);
+        result.observe(heapUsed, memory.heapUsed);
       },
-      [objects, published, leader],
+      [objects, published, leader, resident, heapUsed],
     );
   }
 

@@ -17,9 +17,10 @@ export interface RunningOperator {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startOperator(kubeconfig: string, identity: string, extra: string[] = []): Promise<RunningOperator> {
+export async function startOperator(kubeconfig: string, identity: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningOperator> {
   const child = spawn(NODE, [join(ROOT, 'operator/main.ts'), '--kubeconfig', kubeconfig, '--namespace', SYSTEM_NS, '--identity', identity, '--admin-listen', '127.0.0.1:0', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
