@@ -71,6 +71,8 @@ export class Controller {
   #stopped = false;
   /** per bus, what it was last published as (read back from the manifest on taking the lead) */
   #published: Map<string, { generation: number; hash: string }> | null = null;
+  #verifyPublished = false;
+  #verifyTimer: NodeJS.Timeout | null = null;
   /** per bus, the served keys of its recent snapshots by hash, newest last */
   #known = new Map<string, Map<string, Set<string>>>();
   #timer: NodeJS.Timeout | null = null;
@@ -123,6 +125,13 @@ export class Controller {
   lead(): void {
     this.#leading = true;
     this.#published = null; // whatever was published while another replica led: read it back
+    // Nothing watches the published Secrets: look at them as often as the watches relist, so a
+    // manifest or shard deleted or damaged by hand is published again.
+    this.#verifyTimer = setInterval(() => {
+      this.#verifyPublished = true;
+      this.request();
+    }, this.#o.resyncMs);
+    this.#verifyTimer.unref();
     this.request();
   }
 
@@ -130,7 +139,7 @@ export class Controller {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#leading = false;
-    for (const timer of [this.#timer, this.#recheckTimer]) if (timer !== null) clearTimeout(timer);
+    for (const timer of [this.#timer, this.#recheckTimer, this.#verifyTimer]) if (timer !== null) clearTimeout(timer);
     for (const w of this.#watches) w.stop();
     while (this.#running) await new Promise((resolve) => setTimeout(resolve, 20));
     // Events still queued get a moment, not a say in how long shutdown takes.
@@ -190,7 +199,11 @@ export class Controller {
     for (const w of this.#byKind.values()) objects.push(...w.list());
     for (const s of this.#secrets.list()) objects.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: s.metadata?.name, namespace: s.metadata?.namespace }, type: s.type, data: s.data });
     for (const n of this.#namespaces.list()) objects.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.metadata?.name, labels: n.metadata?.labels } });
-    const published = (this.#published ??= await this.#readPublished());
+    if (this.#published === null || this.#verifyPublished) {
+      this.#published = withGenerationsOf(this.#published, await this.#readPublished());
+      this.#verifyPublished = false;
+    }
+    const published = this.#published;
     // Every bus published before keeps getting a snapshot, empty once nothing is left on it.
     const buses = [...published.keys()];
     this.#countedReports = this.#freshReports(now.getTime()).fingerprint;
@@ -369,6 +382,7 @@ export class Controller {
       if (manifest === null || !Array.isArray(manifest.shards)) continue;
       const snapshot = joinSnapshot(manifest, shards);
       if (!Array.isArray(snapshot)) this.#remember(bus, snapshot);
+      else published.set(bus, { generation, hash: '' }); // a shard is gone or damaged: publish again
     }
     return published;
   }
@@ -394,4 +408,19 @@ export class Controller {
     await Promise.all(Array.from({ length: Math.min(STATUS_CONCURRENCY, due.length) }, worker));
     return ok;
   }
+}
+
+/**
+ * What was read back, keeping the generations known before: a bus whose manifest went missing or
+ * went back is published again, at a generation above any a dataplane has seen.
+ */
+function withGenerationsOf(
+  before: ReadonlyMap<string, { generation: number; hash: string }> | null,
+  read: Map<string, { generation: number; hash: string }>,
+): Map<string, { generation: number; hash: string }> {
+  for (const [bus, was] of before ?? []) {
+    const now = read.get(bus);
+    if (now === undefined || now.generation < was.generation) read.set(bus, { generation: was.generation, hash: '' });
+  }
+  return read;
 }

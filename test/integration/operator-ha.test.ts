@@ -17,7 +17,8 @@ const KINDS = 'serviceproviders,inquiryroutes,clientbindings';
 const KEY = 'demo-only-ha-key-Mn4bV5cX6z';
 // Short, so the test is quick; not shorter, or a loaded machine's pauses would cost the leader its Lease.
 const LEASE_SECONDS = 4;
-const LEASE = ['--lease-seconds', String(LEASE_SECONDS)];
+// Relisting every 5 s (300 s by default), so the check of the published Secrets comes round soon.
+const LEASE = ['--lease-seconds', String(LEASE_SECONDS), '--rewatch-seconds', '5'];
 
 const cluster = await startCluster();
 t.teardown(() => cluster.stop());
@@ -121,6 +122,30 @@ t.test('two operators: one leads; when it dies the other takes over within the l
   );
   await waitFor(async () => (await fetch(`${dp.url}/ha/v2/echo/1`, { headers: { 'x-api-key': KEY } })).status === 200, 20_000, () => `the new path was never served:\n${dp.logs().slice(-3000)}\n${second.logs().slice(-2000)}`);
   t2.pass('served after the failover');
+});
+
+t.test('a manifest or a shard deleted by hand is published again', async (t2) => {
+  interface Manifest {
+    generation: number;
+    hash: string;
+    shards: { name: string }[];
+  }
+  const manifest = async (): Promise<Manifest | null> => {
+    const out = await cluster.kubectl(['get', 'secret', '-n', SYSTEM_NS, 'gozargah-snapshot-public', '-o', 'jsonpath={.data.manifest\\.json}']);
+    return out.code === 0 ? (JSON.parse(Buffer.from(out.stdout, 'base64').toString('utf8')) as Manifest) : null;
+  };
+  const before = (await manifest()) as Manifest;
+  await kubectl(['delete', 'secret', '-n', SYSTEM_NS, 'gozargah-snapshot-public']);
+  let again: Manifest | null = null;
+  await waitFor(async () => ((again = await manifest())?.generation ?? 0) > before.generation, 30_000, () => 'the manifest was not published again');
+  t2.equal((again as unknown as Manifest).hash, before.hash, 'the same snapshot, at a higher generation');
+
+  const shard = (again as unknown as Manifest).shards[0]?.name as string;
+  await kubectl(['delete', 'secret', '-n', SYSTEM_NS, shard]);
+  await waitFor(async () => (await cluster.kubectl(['get', 'secret', '-n', SYSTEM_NS, shard])).code === 0, 30_000, () => `shard ${shard} was not written again`);
+  t2.pass(`shard ${shard} written again`);
+  const config = (await (await fetch(`${dp.adminUrl}/config`)).json()) as { hash: string; lastError: string | null };
+  t2.same([config.hash, config.lastError], [before.hash, null], 'the dataplane served on, undisturbed');
 });
 
 t.test('the report of a replica gone for good (no clean shutdown) is deleted', async (t2) => {
