@@ -29,7 +29,7 @@ import { eventRecorder, type EventRecorder } from './events.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { publishSnapshot } from './publish.ts';
 import { sameJson, writeStatus, type Stored as StoredObject } from './status.ts';
-import { Watched } from './watch.ts';
+import { Watched, type WatchHandle, type WatchOptions } from './watch.ts';
 
 export type Log = (record: Record<string, unknown>) => void;
 
@@ -62,7 +62,7 @@ export class Controller {
   #recorder: EventRecorder;
   #coordination: CoordinationV1Api;
   #pruning = new Set<string>();
-  #watches: Watched<KubernetesObject>[] = [];
+  #watches: WatchHandle[] = [];
   #byKind = new Map<string, Watched<Stored>>();
   #secrets: Watched<V1Secret>;
   #namespaces: Watched<V1Namespace>;
@@ -72,6 +72,8 @@ export class Controller {
   /** per bus, what it was last published as (read back from the manifest on taking the lead) */
   #published: Map<string, { generation: number; hash: string }> | null = null;
   #verifyPublished = false;
+  /** per object of the three kinds, what a change must touch to matter (see #objectChanged) */
+  #specs = new Map<string, string>();
   #verifyTimer: NodeJS.Timeout | null = null;
   /** per bus, the served keys of its recent snapshots by hash, newest last */
   #known = new Map<string, Map<string, Set<string>>>();
@@ -96,15 +98,21 @@ export class Controller {
     this.#core = kc.makeApiClient(CoreV1Api);
     const coordination = (this.#coordination = kc.makeApiClient(CoordinationV1Api));
     this.#recorder = eventRecorder(this.#core, { component: 'gozargah-operator', onError: (err) => log({ level: 'warn', msg: 'event not recorded', error: describeError(err) }) });
-    const watch = <T extends KubernetesObject>(name: string, path: string, list: () => Promise<KubernetesListObject<T>>, labelSelector?: string, onChange = () => this.request()): Watched<T> => {
+    const watch = <T extends KubernetesObject>(
+      name: string,
+      path: string,
+      list: () => Promise<KubernetesListObject<T>>,
+      labelSelector?: string,
+      onChange: WatchOptions<T>['onChange'] = () => this.request(),
+    ): Watched<T> => {
       const w = new Watched<T>({ kc, name, path, list, labelSelector, resyncMs, log, onChange });
-      this.#watches.push(w as Watched<KubernetesObject>);
+      this.#watches.push(w);
       return w;
     };
     for (const kind of KINDS) {
       const { plural } = kind;
       const list = () => this.#custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural }) as Promise<KubernetesListObject<Stored>>;
-      this.#byKind.set(kind.kind, watch<Stored>(plural, `/apis/${GROUP}/${VERSION}/${plural}`, list));
+      this.#byKind.set(kind.kind, watch<Stored>(plural, `/apis/${GROUP}/${VERSION}/${plural}`, list, undefined, (event, object) => this.#objectChanged(event, object)));
     }
     const credentials = `${CREDENTIALS_LABEL}=true`;
     this.#secrets = watch('secrets', '/api/v1/secrets', () => this.#core.listSecretForAllNamespaces({ labelSelector: credentials }), credentials);
@@ -144,6 +152,25 @@ export class Controller {
     while (this.#running) await new Promise((resolve) => setTimeout(resolve, 20));
     // Events still queued get a moment, not a say in how long shutdown takes.
     await Promise.race([this.#recorder.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+  }
+
+  /**
+   * One of the three kinds changed. An update that leaves generation, labels and deletion alone
+   * is a status write (most often this operator's own): nothing the compiler reads from another
+   * object's point of view changed, so it costs no reconcile. Without this, every status write of
+   * a pass would ask for another pass, and a pass could never give way to a real change.
+   */
+  #objectChanged(event: 'add' | 'update' | 'delete' | 'list', object?: Stored): void {
+    const meta = object?.metadata;
+    const key = meta === undefined ? '' : `${object?.kind}/${meta.namespace}/${meta.name}`;
+    if (event === 'delete') this.#specs.delete(key);
+    if ((event === 'add' || event === 'update') && meta !== undefined) {
+      const spec = `${meta.generation}|${JSON.stringify(meta.labels ?? {})}|${String(meta.deletionTimestamp ?? '')}`;
+      const before = this.#specs.get(key);
+      this.#specs.set(key, spec);
+      if (event === 'update' && before === spec) return;
+    }
+    this.request();
   }
 
   /** Something changed: reconcile soon, once, however many changes arrive meanwhile. */
@@ -394,7 +421,9 @@ export class Controller {
     let ok = true;
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < due.length && this.#leading && !this.#stopped) {
+      // A real change arriving meanwhile ends the wave: the next pass compiles it and writes what
+      // is still due, so a first pass over 10,000 objects does not hold every change back.
+      while (next < due.length && this.#leading && !this.#stopped && !this.#again) {
         const entry = due[next++] as StatusEntry;
         try {
           if ((await writeStatus(this.#custom, entry, this.#recorder, cachedOf(entry))) === 'written') this.#o.metrics.statusWritten(entry.kind);

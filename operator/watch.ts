@@ -23,11 +23,20 @@ export interface WatchOptions<T extends KubernetesObject> {
   list: () => Promise<KubernetesListObject<T>>;
   labelSelector?: string;
   resyncMs: number;
-  onChange: () => void;
+  /** an object was added, updated or deleted, or the collection was listed afresh */
+  onChange: (event: 'add' | 'update' | 'delete' | 'list', object?: T) => void;
   log: (record: Record<string, unknown>) => void;
 }
 
-export class Watched<T extends KubernetesObject> {
+/** What the controller needs of every watch, whatever it holds. */
+export interface WatchHandle {
+  start(): Promise<void>;
+  stop(): void;
+  readonly synced: boolean;
+  readonly healthy: boolean;
+}
+
+export class Watched<T extends KubernetesObject> implements WatchHandle {
   #options: WatchOptions<T>;
   /** the informer whose cache answers; null until the first list */
   #current: Cache<T> | null = null;
@@ -102,9 +111,11 @@ export class Watched<T extends KubernetesObject> {
     const informer = makeInformer<T>(kc, path, guardedList, labelSelector) as Cache<T>;
     self = informer;
     this.#starting = informer;
-    informer.on('change', () => {
-      if (informer === this.#current) onChange();
-    });
+    for (const event of ['add', 'update', 'delete'] as const) {
+      informer.on(event, (object: T) => {
+        if (informer === this.#current) onChange(event, object);
+      });
+    }
     informer.on('error', (err: unknown) => this.#failed(informer, err));
     if (this.#listTimer !== null) clearTimeout(this.#listTimer);
     this.#listTimer = setTimeout(() => this.#failed(informer, new Error(`no answer to the list within ${LIST_TIMEOUT_MS / 1000} s`)), LIST_TIMEOUT_MS);
@@ -121,7 +132,7 @@ export class Watched<T extends KubernetesObject> {
         if (previous !== null) this.#retire(previous);
         this.#backoff = BACKOFF_MIN_MS;
         this.#resolveSynced();
-        onChange(); // the list may differ from what the old cache held
+        onChange('list'); // the list may differ from what the old cache held
         this.#schedule(this.#options.resyncMs);
       },
       (err: unknown) => this.#failed(informer, err),
