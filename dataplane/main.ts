@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     draining = true;
     served.drain();
     // Not ready any more: the operator must stop counting this replica as serving.
-    const reported = cluster?.stop();
+    const reported = cluster?.stopReporting();
     log({ level: 'info', msg: 'shutting down', signal, inFlight: served.inFlight, graceSeconds: args.graceSeconds });
     traffic.close();
     traffic.closeIdleConnections();
@@ -138,6 +138,7 @@ async function main(): Promise<void> {
     await settle(() => served.unrecorded <= 0, 1000);
     source.stop();
     await reported;
+    await cluster?.flush(); // a snapshot loaded during the grace period is cached too
     await metering.shutdown().catch((err: unknown) => log({ level: 'error', msg: 'metering shutdown failed', error: (err as Error).message }));
     log({ level: 'info', msg: 'stopped', served: metering.served });
     admin.close();

@@ -46,6 +46,9 @@ export interface ControllerOptions {
 const STATUS_CONCURRENCY = 8;
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 60_000;
+/** What a wave of status writes gets before a change may end it (see #writeStatuses). */
+const WAVE_MIN_WRITES = 200;
+const WAVE_MIN_MS = 1000;
 /** A report whose replica has not renewed it for this many lease durations is long gone. */
 const STALE_REPORT_LEASES = 10;
 /** Snapshots remembered per bus, so a replica still on an older one is recognised. */
@@ -72,6 +75,8 @@ export class Controller {
   /** per bus, what it was last published as (read back from the manifest on taking the lead) */
   #published: Map<string, { generation: number; hash: string }> | null = null;
   #verifyPublished = false;
+  /** the last pass was held back by a broken watch (logged once) */
+  #blocked = false;
   /** per object of the three kinds, what a change must touch to matter (see #objectChanged) */
   #specs = new Map<string, string>();
   #verifyTimer: NodeJS.Timeout | null = null;
@@ -112,7 +117,7 @@ export class Controller {
     for (const kind of KINDS) {
       const { plural } = kind;
       const list = () => this.#custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural }) as Promise<KubernetesListObject<Stored>>;
-      this.#byKind.set(kind.kind, watch<Stored>(plural, `/apis/${GROUP}/${VERSION}/${plural}`, list, undefined, (event, object) => this.#objectChanged(event, object)));
+      this.#byKind.set(kind.kind, watch<Stored>(plural, `/apis/${GROUP}/${VERSION}/${plural}`, list, undefined, (event, object) => this.#objectChanged(kind.kind, event, object)));
     }
     const credentials = `${CREDENTIALS_LABEL}=true`;
     this.#secrets = watch('secrets', '/api/v1/secrets', () => this.#core.listSecretForAllNamespaces({ labelSelector: credentials }), credentials);
@@ -135,6 +140,7 @@ export class Controller {
     this.#published = null; // whatever was published while another replica led: read it back
     // Nothing watches the published Secrets: look at them as often as the watches relist, so a
     // manifest or shard deleted or damaged by hand is published again.
+    if (this.#verifyTimer !== null) clearInterval(this.#verifyTimer);
     this.#verifyTimer = setInterval(() => {
       this.#verifyPublished = true;
       this.request();
@@ -160,15 +166,19 @@ export class Controller {
    * object's point of view changed, so it costs no reconcile. Without this, every status write of
    * a pass would ask for another pass, and a pass could never give way to a real change.
    */
-  #objectChanged(event: 'add' | 'update' | 'delete' | 'list', object?: Stored): void {
-    const meta = object?.metadata;
-    const key = meta === undefined ? '' : `${object?.kind}/${meta.namespace}/${meta.name}`;
-    if (event === 'delete') this.#specs.delete(key);
-    if ((event === 'add' || event === 'update') && meta !== undefined) {
-      const spec = `${meta.generation}|${JSON.stringify(meta.labels ?? {})}|${String(meta.deletionTimestamp ?? '')}`;
-      const before = this.#specs.get(key);
-      this.#specs.set(key, spec);
-      if (event === 'update' && before === spec) return;
+  #objectChanged(kind: string, event: 'add' | 'update' | 'delete' | 'list', object?: Stored): void {
+    if (event === 'list') {
+      // A fresh list (the first, or a resync): it is what there is now, deletions included.
+      for (const key of this.#specs.keys()) if (key.startsWith(`${kind}/`)) this.#specs.delete(key);
+      for (const o of this.#byKind.get(kind)?.list() ?? []) this.#specs.set(specKey(kind, o), specOf(o));
+    } else if (object !== undefined) {
+      const key = specKey(kind, object);
+      if (event === 'delete') this.#specs.delete(key);
+      else {
+        const before = this.#specs.get(key);
+        this.#specs.set(key, specOf(object));
+        if (event === 'update' && before === specOf(object)) return;
+      }
     }
     this.request();
   }
@@ -194,8 +204,15 @@ export class Controller {
   }
 
   async #run(): Promise<void> {
-    // A cache whose watch failed is stale: compiling it could unpublish what still exists.
-    if (!this.#watches.every((w) => w.healthy)) return this.request(500);
+    // A cache whose watch failed is stale: compiling it could unpublish what still exists. (The
+    // reports only decide Programmed: a broken reports watch does not hold publishing back.)
+    const broken = this.#watches.filter((w) => w !== this.#reports && !w.healthy);
+    if (broken.length > 0) {
+      if (!this.#blocked) this.#o.log({ level: 'warn', msg: 'not reconciling until every watch works again', watches: broken.map((w) => w.name) });
+      this.#blocked = true;
+      return this.request(500);
+    }
+    this.#blocked = false;
     this.#running = true;
     this.#again = false;
     const started = performance.now();
@@ -211,6 +228,7 @@ export class Controller {
     if (retry) {
       this.request(this.#retryMs);
       this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
+      if (this.#again) this.request(); // a change that came meanwhile does not wait for the backoff
     } else {
       this.#retryMs = RETRY_MIN_MS;
       if (this.#again) this.request();
@@ -227,7 +245,7 @@ export class Controller {
     for (const s of this.#secrets.list()) objects.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: s.metadata?.name, namespace: s.metadata?.namespace }, type: s.type, data: s.data });
     for (const n of this.#namespaces.list()) objects.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.metadata?.name, labels: n.metadata?.labels } });
     if (this.#published === null || this.#verifyPublished) {
-      this.#published = withGenerationsOf(this.#published, await this.#readPublished());
+      this.#published = withGenerationsOf(this.#published, await this.#readPublished(), this.#reportedGenerations());
       this.#verifyPublished = false;
     }
     const published = this.#published;
@@ -322,6 +340,16 @@ export class Controller {
       .finally(() => this.#pruning.delete(name));
   }
 
+  /** Per bus, the highest generation any report (fresh or not) says a replica has served. */
+  #reportedGenerations(): Map<string, number> {
+    const generations = new Map<string, number>();
+    for (const lease of this.#reports.list()) {
+      const report = readReport(lease);
+      if (report !== null) generations.set(report.bus, Math.max(generations.get(report.bus) ?? 0, report.generation));
+    }
+    return generations;
+  }
+
   #freshReports(nowMs: number): { fingerprint: string; nextExpiry: number | null } {
     const fresh = this.#fresh(nowMs);
     // Which snapshots are served, not by whom: a replica coming or going changes nothing else.
@@ -404,9 +432,12 @@ export class Controller {
         // damaged: published over at the next change
       }
       const generation = Number.isInteger(manifest?.generation) ? (manifest?.generation as number) : 0;
-      published.set(bus, { generation, hash: typeof manifest?.hash === 'string' ? manifest.hash : '' });
-      this.#o.metrics.published(bus, generation);
-      if (manifest === null || !Array.isArray(manifest.shards)) continue;
+      if (manifest === null || !Array.isArray(manifest.shards)) {
+        published.set(bus, { generation, hash: '' }); // damaged: publish again
+        continue;
+      }
+      published.set(bus, { generation, hash: typeof manifest.hash === 'string' ? manifest.hash : '' });
+      if (generation > 0) this.#o.metrics.published(bus, generation);
       const snapshot = joinSnapshot(manifest, shards);
       if (!Array.isArray(snapshot)) this.#remember(bus, snapshot);
       else published.set(bus, { generation, hash: '' }); // a shard is gone or damaged: publish again
@@ -420,10 +451,12 @@ export class Controller {
     const due = entries.filter((e) => !sameJson(cachedOf(e)?.status, e.status));
     let ok = true;
     let next = 0;
+    const waveStart = performance.now();
     const worker = async (): Promise<void> => {
       // A real change arriving meanwhile ends the wave: the next pass compiles it and writes what
-      // is still due, so a first pass over 10,000 objects does not hold every change back.
-      while (next < due.length && this.#leading && !this.#stopped && !this.#again) {
+      // is still due, so a first pass over 10,000 objects does not hold every change back. Each
+      // wave first gets a second or 200 writes, so a steady stream of changes cannot starve it.
+      while (next < due.length && this.#leading && !this.#stopped && !(this.#again && (next >= WAVE_MIN_WRITES || performance.now() - waveStart > WAVE_MIN_MS))) {
         const entry = due[next++] as StatusEntry;
         try {
           if ((await writeStatus(this.#custom, entry, this.#recorder, cachedOf(entry))) === 'written') this.#o.metrics.statusWritten(entry.kind);
@@ -440,16 +473,26 @@ export class Controller {
 }
 
 /**
- * What was read back, keeping the generations known before: a bus whose manifest went missing or
- * went back is published again, at a generation above any a dataplane has seen.
+ * What was read back, keeping the generations known before (by this process, or reported served
+ * by a dataplane): a bus whose manifest went missing or went back is published again, at a
+ * generation above any a dataplane has seen.
  */
 function withGenerationsOf(
   before: ReadonlyMap<string, { generation: number; hash: string }> | null,
   read: Map<string, { generation: number; hash: string }>,
+  reported: ReadonlyMap<string, number>,
 ): Map<string, { generation: number; hash: string }> {
-  for (const [bus, was] of before ?? []) {
+  const known = new Map<string, number>(reported);
+  for (const [bus, was] of before ?? []) known.set(bus, Math.max(known.get(bus) ?? 0, was.generation));
+  for (const [bus, generation] of known) {
     const now = read.get(bus);
-    if (now === undefined || now.generation < was.generation) read.set(bus, { generation: was.generation, hash: '' });
+    if (now === undefined || now.generation < generation) read.set(bus, { generation, hash: '' });
   }
   return read;
 }
+
+const specKey = (kind: string, o: Stored): string => `${kind}/${o.metadata?.namespace}/${o.metadata?.name}`;
+
+/** What an update must change to matter to the compiler: the uid (re-created), spec, labels, deletion. */
+const specOf = (o: Stored): string =>
+  `${o.metadata?.uid}|${o.metadata?.generation}|${JSON.stringify(o.metadata?.labels ?? {})}|${String(o.metadata?.deletionTimestamp ?? '')}`;

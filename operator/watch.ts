@@ -30,6 +30,7 @@ export interface WatchOptions<T extends KubernetesObject> {
 
 /** What the controller needs of every watch, whatever it holds. */
 export interface WatchHandle {
+  readonly name: string;
   start(): Promise<void>;
   stop(): void;
   readonly synced: boolean;
@@ -62,6 +63,10 @@ export class Watched<T extends KubernetesObject> implements WatchHandle {
   start(): Promise<void> {
     this.#replace();
     return this.#synced;
+  }
+
+  get name(): string {
+    return this.#options.name;
   }
 
   get synced(): boolean {

@@ -16,8 +16,10 @@ export interface ClusterMode {
   cached: Candidate | null;
   /** a snapshot was swapped in: report it, and cache it */
   loaded(generation: number, snapshot: Snapshot): void;
-  /** deletes the report (a replica shutting down serves nothing to count on) and finishes the cache write */
-  stop(): Promise<void>;
+  /** deletes the report: a replica shutting down serves nothing the operator may count on */
+  stopReporting(): Promise<void>;
+  /** finishes the cache writes started so far (after the source has stopped) */
+  flush(): Promise<void>;
 }
 
 export function clusterMode(args: DataplaneArgs & { namespace: string }, log: (record: Record<string, unknown>) => void): ClusterMode {
@@ -33,9 +35,7 @@ export function clusterMode(args: DataplaneArgs & { namespace: string }, log: (r
       reporter.serving(generation, snapshot.hash);
       cache?.save(generation, snapshot);
     },
-    async stop() {
-      await reporter.stop();
-      await cache?.flush();
-    },
+    stopReporting: () => reporter.stop(),
+    flush: async () => cache?.flush(),
   };
 }
