@@ -155,7 +155,8 @@ export class Watched<T extends KubernetesObject> implements WatchHandle {
     // A replacement is already listing (the current one failed meanwhile): let it finish.
     if (this.#starting !== null) return;
     this.#options.log({ level: 'warn', msg: 'watch failed; retrying', watch: this.#options.name, error: describeError(err), retryInMs: this.#backoff });
-    this.#schedule(this.#backoff);
+    // Jittered, so replicas that lost the API server together do not all relist at once.
+    this.#schedule(this.#backoff * (0.5 + Math.random() / 2));
     this.#backoff = Math.min(this.#backoff * 2, BACKOFF_MAX_MS);
   }
 

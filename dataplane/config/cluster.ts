@@ -64,7 +64,8 @@ export class ClusterSource implements ConfigSource {
     const restart = (err: unknown): void => {
       if (this.#stopped) return;
       this.#log({ level: 'warn', msg: 'watching the snapshot Secrets failed; retrying', origin: this.#origin, error: (err as Error)?.message ?? String(err), retryInMs: this.#backoff });
-      this.#after(this.#backoff, () => void informer.start().catch(restart));
+      // Jittered: every dataplane lost the API server at once; they should not all return at once.
+      this.#after(this.#backoff * (0.5 + Math.random() / 2), () => void informer.start().catch(restart));
       this.#backoff = Math.min(this.#backoff * 2, BACKOFF_MAX_MS);
     };
     informer.on('error', restart);
