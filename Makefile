@@ -13,7 +13,7 @@ tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 .PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-memory clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # npm ci when node_modules is missing or older than the lock file.
 $(DEPS): package.json package-lock.json
