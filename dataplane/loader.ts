@@ -39,6 +39,12 @@ export class Loader {
       // Nothing to swap; but the source is valid again (a broken file put back as it was), so
       // the error of the candidate before no longer describes it.
       this.lastError = null;
+      // The same snapshot republished under a new generation (a manifest repaired, or this
+      // replica started from its cache): serve it under that generation, and say so.
+      if (candidate.generation !== current.generation) {
+        current.generation = candidate.generation;
+        this.#onLoaded(candidate.generation, snapshot.hash);
+      }
       return;
     }
     let runtime;

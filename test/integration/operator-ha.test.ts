@@ -144,8 +144,10 @@ t.test('a manifest or a shard deleted by hand is published again', async (t2) =>
   await kubectl(['delete', 'secret', '-n', SYSTEM_NS, shard]);
   await waitFor(async () => (await cluster.kubectl(['get', 'secret', '-n', SYSTEM_NS, shard])).code === 0, 30_000, () => `shard ${shard} was not written again`);
   t2.pass(`shard ${shard} written again`);
-  const config = (await (await fetch(`${dp.adminUrl}/config`)).json()) as { hash: string; lastError: string | null };
-  t2.same([config.hash, config.lastError], [before.hash, null], 'the dataplane served on, undisturbed');
+  let config: { hash: string; generation: number; lastError: string | null } | null = null;
+  const latest = (await manifest()) as Manifest;
+  await waitFor(async () => (config = (await (await fetch(`${dp.adminUrl}/config`)).json()) as typeof config)?.generation === latest.generation, 15_000, () => `the dataplane serves generation ${String((config as { generation?: number } | null)?.generation)}, not ${latest.generation}`);
+  t2.same([(config as unknown as { hash: string }).hash, (config as unknown as { lastError: null }).lastError], [before.hash, null], 'the dataplane served on, undisturbed, now under the new generation');
 });
 
 t.test('the report of a replica gone for good (no clean shutdown) is deleted', async (t2) => {
