@@ -1,11 +1,11 @@
 // make bench-forwarders: requests per second through each forwarder, in one run, with the same
 // load. The proxy under test runs alone on CPU 1; the agency and the load generator share CPU 0
 // (taskset), so the contenders do not steal each other's CPU and the ratios mean something.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { binding, keySecret, manifestDir, provider, route } from '../test/helpers/manifests.ts';
+import { CPU, output, pinned, printed, stop } from './processes.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
@@ -14,35 +14,9 @@ const SECONDS = process.env['BENCH_SECONDS'] ?? '10';
 const KEY = 'bench-only-key-0123456789abcdef';
 const [AGENCY, PROXY] = [18500, 18501];
 
-function pinned(cpu: number, args: string[]): ChildProcess {
-  return spawn('taskset', ['-c', String(cpu), NODE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function ready(child: ChildProcess, marker: string): Promise<void> {
-  return new Promise((res, rej) => {
-    let out = '';
-    const onData = (c: Buffer): void => {
-      out += c.toString();
-      if (out.includes(marker)) res();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => rej(new Error(`exited ${code}: ${out}`)));
-  });
-}
-
 async function load(url: string, key?: string): Promise<{ rps: number; p50: number; p99: number; errors: number; non2xx: number }> {
-  const child = pinned(0, [join(ROOT, 'bench/load.ts'), url, CONNECTIONS, SECONDS, '0', ...(key === undefined ? [] : [key])]);
-  let out = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  await new Promise((r) => child.once('exit', r));
-  return JSON.parse(out.trim().split('\n').pop() as string);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  const child = pinned(CPU.load, NODE, [join(ROOT, 'bench/load.ts'), url, CONNECTIONS, SECONDS, '0', ...(key === undefined ? [] : [key])]);
+  return JSON.parse((await output(child)).trim().split('\n').pop() as string);
 }
 
 function dataplaneManifests(): string {
@@ -68,18 +42,18 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const agency = pinned(0, [join(ROOT, 'bench/agency.ts'), String(AGENCY)]);
-  await ready(agency, 'ready');
+  const agency = pinned(CPU.load, NODE, [join(ROOT, 'bench/agency.ts'), String(AGENCY)]);
+  await printed(agency, 'ready');
   const path = '/registry/v1/persons/0012345678';
   const rows: Row[] = [];
   const measure = async (name: string, args: string[] | null, marker: string, url: string, key?: string): Promise<void> => {
-    const proxy = args === null ? null : pinned(1, args);
-    if (proxy !== null) await ready(proxy, marker);
+    const proxy = args === null ? null : pinned(CPU.proxy, NODE, args);
+    if (proxy !== null) await printed(proxy, marker);
     await load(url, key); // warm-up: JIT and pools
     const r = await load(url, key);
     rows.push({ name, ...r });
     process.stderr.write(`${name}: ${Math.round(r.rps)} req/s\n`);
-    if (proxy !== null) await stop(proxy);
+    await stop(proxy);
   };
   try {
     await measure('direct', null, '', `http://127.0.0.1:${AGENCY}${path}`);

@@ -14,7 +14,6 @@ export function has(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** Spawns `command args` on one CPU (when pinning is possible), with its output piped. */
 /**
  * The V8 flags the image runs Gozargah with (Dockerfile, NODE_OPTIONS): a young generation capped
  * at 16 MB per semi-space. Loading a 10,000-route snapshot otherwise grows it, and resident memory
@@ -22,6 +21,7 @@ export function has(command: string): boolean {
  */
 export const IMAGE_NODE_FLAGS = ['--max-semi-space-size=16'] as const;
 
+/** Spawns `command args` on one CPU (when pinning is possible), with its output piped. */
 export function pinned(cpu: number, command: string, args: readonly string[], env: Record<string, string> = {}): ChildProcess {
   const [file, argv] = canPin ? ['taskset', ['-c', String(cpu), command, ...args]] : [command, [...args]];
   return spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
