@@ -251,15 +251,16 @@ export class Controller {
     const published = this.#published;
     // Every bus published before keeps getting a snapshot, empty once nothing is left on it.
     const buses = [...published.keys()];
-    this.#countedReports = this.#freshReports(now.getTime()).fingerprint;
-    let { serving, unknown } = this.#serving(now.getTime());
+    const fresh = this.#fresh(now.getTime());
+    this.#countedReports = summarize(fresh).fingerprint;
+    let { serving, unknown } = this.#serving(fresh);
     let output = compile({ objects, now: now.toISOString(), serving, buses, trustSchema: true });
     for (const [bus, snapshot] of Object.entries(output.snapshots)) this.#remember(bus, snapshot);
     // A replica serves a snapshot this replica had not compiled yet (it just started, or just took
     // the lead) and now has: compile again with that report counted, or every object would flap
     // to Programmed=False and back.
     if (unknown.some(([bus, hash]) => this.#known.get(bus)?.has(hash) === true)) {
-      ({ serving, unknown } = this.#serving(now.getTime()));
+      ({ serving, unknown } = this.#serving(fresh));
       output = compile({ objects, now: now.toISOString(), serving, buses, trustSchema: true });
     }
 
@@ -287,7 +288,7 @@ export class Controller {
    * renews its report every few seconds; a renewal alone must not cost a compile.
    */
   #reportsChanged(): void {
-    const { fingerprint, nextExpiry } = this.#freshReports(Date.now());
+    const { fingerprint, nextExpiry } = summarize(this.#fresh(Date.now()));
     if (fingerprint !== this.#countedReports) return this.request();
     // A report that expires un-renewed changes Programmed with no event to say so: look again then.
     if (nextExpiry !== null) this.#recheckAt(nextExpiry);
@@ -301,8 +302,8 @@ export class Controller {
    * A report not renewed for STALE_REPORT_LEASES durations by its own clock is a replica gone
    * for good (killed, its node lost): it never counts, not even just after a restart.
    */
-  #fresh(nowMs: number): { report: ServingReport; until: number }[] {
-    const fresh: { report: ServingReport; until: number }[] = [];
+  #fresh(nowMs: number): FreshReport[] {
+    const fresh: FreshReport[] = [];
     const seen = new Map<string, { renewedAt: number; at: number }>();
     for (const lease of this.#reports.list()) {
       const report = readReport(lease);
@@ -350,20 +351,12 @@ export class Controller {
     return generations;
   }
 
-  #freshReports(nowMs: number): { fingerprint: string; nextExpiry: number | null } {
-    const fresh = this.#fresh(nowMs);
-    // Which snapshots are served, not by whom: a replica coming or going changes nothing else.
-    const pairs = new Set(fresh.map(({ report }) => `${report.bus}/${report.hash}`));
-    const nextExpiry = fresh.length === 0 ? null : Math.min(...fresh.map((f) => f.until));
-    return { fingerprint: [...pairs].sort().join(','), nextExpiry };
-  }
-
   /** Per bus, the keys served by a replica whose report is fresh; and the reports of snapshots not known here. */
-  #serving(nowMs: number): { serving: Record<string, Set<string>>; unknown: [string, string][] } {
+  #serving(fresh: readonly FreshReport[]): { serving: Record<string, Set<string>>; unknown: [string, string][] } {
     const serving: Record<string, Set<string>> = {};
     const unknown: [string, string][] = [];
     const pairs = new Map<string, ServingReport>();
-    for (const { report } of this.#fresh(nowMs)) pairs.set(`${report.bus}/${report.hash}`, report);
+    for (const { report } of fresh) pairs.set(`${report.bus}/${report.hash}`, report);
     for (const report of pairs.values()) {
       const keys = this.#known.get(report.bus)?.get(report.hash);
       // A snapshot this replica has not compiled: not counted (yet; see #reconcile).
@@ -489,6 +482,19 @@ function withGenerationsOf(
     if (now === undefined || now.generation < generation) read.set(bus, { generation, hash: '' });
   }
   return read;
+}
+
+/** A report that counts now, and when it stops counting (this process's clock). */
+interface FreshReport {
+  report: ServingReport;
+  until: number;
+}
+
+/** Which snapshots fresh reports say are served (not by whom: a replica coming or going changes nothing else), and the first expiry. */
+function summarize(fresh: readonly FreshReport[]): { fingerprint: string; nextExpiry: number | null } {
+  const pairs = new Set(fresh.map(({ report }) => `${report.bus}/${report.hash}`));
+  const nextExpiry = fresh.length === 0 ? null : Math.min(...fresh.map((f) => f.until));
+  return { fingerprint: [...pairs].sort().join(','), nextExpiry };
 }
 
 const specKey = (kind: string, o: Stored): string => `${kind}/${o.metadata?.namespace}/${o.metadata?.name}`;
