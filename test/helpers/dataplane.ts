@@ -1,4 +1,5 @@
-// Runs the real gozargah-dataplane as a child process, the way a pod would, on free loopback ports.
+// Runs the real gozargah-dataplane as a child process, the way a pod would, on free loopback ports;
+// startNodeProcess runs any of the project's entry points the same way (the operator too).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,34 +24,15 @@ export interface RunningDataplane {
 export async function startDataplane(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<RunningDataplane> {
   const dir = mkdtempSync(join(tmpdir(), 'gozargah-dp-'));
   const auditPath = join(dir, 'audit.jsonl');
-  const child = spawn(NODE, [join(ROOT, 'dataplane/main.ts'), '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--audit-log', auditPath, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...options.env },
-  });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdout?.resume();
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
-  const listening = await new Promise<{ listen: string; admin: string; tls: boolean }>((resolveListen, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dataplane did not start:\n${stderr}`)), 20_000);
-    const check = (): void => {
-      for (const line of stderr.split('\n')) {
-        if (!line.includes('"listening"')) continue;
-        clearTimeout(timer);
-        child.stderr?.off('data', check);
-        resolveListen(JSON.parse(line) as { listen: string; admin: string; tls: boolean });
-        return;
-      }
-    };
-    child.stderr?.on('data', check);
-    void exited.then((code) => reject(new Error(`dataplane exited with ${code}:\n${stderr}`)));
-  });
+  const started = await startNodeProcess('dataplane', 'dataplane/main.ts', ['--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--audit-log', auditPath, ...args], '"listening"', options.env);
+  const listening = started.line as { listen: string; admin: string; tls: boolean };
+  const { child, logs } = started;
   const running: RunningDataplane = {
     url: `${listening.tls ? 'https' : 'http'}://${listening.listen}`,
     adminUrl: `http://${listening.admin}`,
     process: child,
     auditPath,
-    logs: () => stderr,
+    logs,
     audit: () =>
       existsSync(auditPath)
         ? readFileSync(auditPath, 'utf8')
@@ -58,13 +40,50 @@ export async function startDataplane(args: string[], options: { env?: NodeJS.Pro
             .filter((l) => l.length > 0)
             .map((l) => JSON.parse(l) as Record<string, unknown>)
         : [],
+    stop: started.stop,
+  };
+  await waitFor(async () => (await fetch(`${running.adminUrl}/readyz`)).status === 200, 20_000, () => `dataplane never became ready:\n${logs()}`);
+  return running;
+}
+
+export interface NodeProcess {
+  child: ChildProcess;
+  /** the JSON log line that said it started */
+  line: Record<string, unknown>;
+  /** everything written to stderr so far */
+  logs(): string;
+  /** sends a signal (unless it has exited) and resolves with the exit code */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs `script` (relative to the repository) with the project's Node 24; resolves once it logs a line containing `marker`. */
+export async function startNodeProcess(name: string, script: string, args: string[], marker: string, env: NodeJS.ProcessEnv = {}): Promise<NodeProcess> {
+  const child = spawn(NODE, [join(ROOT, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdout?.resume();
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  const line = await new Promise<Record<string, unknown>>((resolveLine, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${stderr}`)), 20_000);
+    const check = (): void => {
+      const found = stderr.split('\n').find((l) => l.includes(marker));
+      if (found === undefined) return;
+      clearTimeout(timer);
+      child.stderr?.off('data', check);
+      resolveLine(JSON.parse(found) as Record<string, unknown>);
+    };
+    child.stderr?.on('data', check);
+    void exited.then((code) => reject(new Error(`${name} exited with ${code}:\n${stderr}`)));
+  });
+  return {
+    child,
+    line,
+    logs: () => stderr,
     stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
   };
-  await waitFor(async () => (await fetch(`${running.adminUrl}/readyz`)).status === 200, 20_000, () => `dataplane never became ready:\n${stderr}`);
-  return running;
 }
 
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, message: () => string): Promise<void> {

@@ -1,10 +1,10 @@
 // Runs the real gozargah-operator as a child process, the way a pod would, and gives tests
 // credentials that are exactly what the chart grants (deploy/rbac), so least privilege is tested.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cluster } from './cluster.ts';
-import { NODE, ROOT, waitFor } from './dataplane.ts';
+import { ROOT, startNodeProcess, waitFor } from './dataplane.ts';
 
 export const SYSTEM_NS = 'gozargah-system';
 
@@ -18,35 +18,15 @@ export interface RunningOperator {
 }
 
 export async function startOperator(kubeconfig: string, identity: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningOperator> {
-  const child = spawn(NODE, [join(ROOT, 'operator/main.ts'), '--kubeconfig', kubeconfig, '--namespace', SYSTEM_NS, '--identity', identity, '--admin-listen', '127.0.0.1:0', ...extra], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const admin = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`operator did not start:\n${stderr}`)), 20_000);
-    const check = (): void => {
-      const line = stderr.split('\n').find((l) => l.includes('"started"'));
-      if (line === undefined) return;
-      clearTimeout(timer);
-      child.stderr?.off('data', check);
-      resolve((JSON.parse(line) as { admin: string }).admin);
-    };
-    child.stderr?.on('data', check);
-    void exited.then((code) => reject(new Error(`operator exited with ${code}:\n${stderr}`)));
-  });
+  const started = await startNodeProcess('operator', 'operator/main.ts', ['--kubeconfig', kubeconfig, '--namespace', SYSTEM_NS, '--identity', identity, '--admin-listen', '127.0.0.1:0', ...extra], '"started"', env);
+  const admin = started.line.admin as string;
   const adminUrl = `http://${admin}`;
   return {
     adminUrl,
-    process: child,
-    logs: () => stderr,
+    process: started.child,
+    logs: started.logs,
     state: async () => (await (await fetch(`${adminUrl}/readyz`)).json()) as Awaited<ReturnType<RunningOperator['state']>>,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
+    stop: started.stop,
   };
 }
 
