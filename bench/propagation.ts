@@ -2,12 +2,11 @@
 // request through the dataplane, with the whole system on a real control plane: kubectl ->
 // kube-apiserver -> operator watch -> compile -> publish -> dataplane watch -> swap. Measured
 // with 10 and with 10,000 routes already on the bus. Not part of make test: a benchmark, not a test.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { startAgency } from '../test/helpers/agency.ts';
-import { installCrds, startCluster, type Cluster } from '../test/helpers/cluster.ts';
+import { kindInfo } from '../api/v1alpha1/index.ts';
+import { installCrds, startCluster } from '../test/helpers/cluster.ts';
 import { startDataplane, waitFor } from '../test/helpers/dataplane.ts';
 import { installRbac, startOperator } from '../test/helpers/operator.ts';
 import { scaleObjects } from '../test/helpers/scale.ts';
@@ -17,8 +16,6 @@ type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; n
 const KEY = 'demo-only-probe-key-Lk8jH7gF6d';
 const SIZES = (process.env.ROUTES ?? '10,10000').split(',').map(Number);
 const SAMPLES = Number(process.env.SAMPLES ?? 20);
-
-const PLURALS: Record<string, string> = { ServiceProvider: 'serviceproviders', InquiryRoute: 'inquiryroutes', ClientBinding: 'clientbindings' };
 
 /** Creates objects straight through the API, 16 at a time: kubectl apply of 10,000 objects takes minutes. */
 async function createAll(kc: KubeConfig, objects: Obj[]): Promise<void> {
@@ -32,20 +29,10 @@ async function createAll(kc: KubeConfig, objects: Obj[]): Promise<void> {
       const o = objects[next++] as Obj;
       const namespace = o.metadata.namespace as string;
       if (o.kind === 'Secret') await core.createNamespacedSecret({ namespace, body: o as never });
-      else await custom.createNamespacedCustomObject({ group: 'gozargah.io', version: 'v1alpha1', namespace, plural: PLURALS[o.kind] as string, body: o });
+      else await custom.createNamespacedCustomObject({ group: 'gozargah.io', version: 'v1alpha1', namespace, plural: kindInfo(o.kind)?.plural as string, body: o });
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));
-}
-
-function kubectlApply(cluster: Cluster, yaml: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(cluster.dir, 'bin', 'kubectl'), ['--kubeconfig', cluster.kubeconfig, 'apply', '-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`kubectl apply: ${err}`))));
-    child.stdin.end(yaml);
-  });
 }
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
@@ -93,7 +80,7 @@ async function measure(routes: number): Promise<{ routes: number; samples: numbe
           spec: { providerRef: { name: 'agency-0' }, path, upstreamPath: '/echo/{id}', access: { namespaces: { from: 'All' } } },
         });
         const started = performance.now();
-        await kubectlApply(cluster, yaml);
+        await cluster.run(['apply', '-f', '-'], yaml);
         const url = `${dp.url}/probe/v1/p${i}/1`;
         for (;;) {
           const res = await fetch(url, { headers: { 'x-api-key': KEY } });
