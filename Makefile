@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-memory clean
+.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-hostile test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-memory clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ test-unit: $(DEPS) ## unit tests
 test-golden: $(DEPS) ## golden tests of the compiler (UPDATE_GOLDEN=1 rewrites them)
 	$(TAP) $(call tests,golden)
 
+test-hostile: $(DEPS) ## the hostile suite: misbehaving clients, agencies, sinks and configuration
+	$(TAP) $(call tests,hostile)
+
 cluster-build: ## build (once) and cache kube-apiserver, kubectl, etcd and helm from the Go module proxy
 	bash test/cluster/build.sh
 
@@ -58,9 +61,9 @@ test-integration: $(DEPS) cluster-build ## tests against a real kube-apiserver +
 test-helm: $(DEPS) cluster-build ## the Helm chart: lint, golden templates, install/upgrade/uninstall on a real control plane (UPDATE_GOLDEN=1 rewrites)
 	$(TAP) $(call tests,helm)
 
-test: lint typecheck crds-check cluster-build ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, integration, helm
+test: lint typecheck crds-check cluster-build ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, hostile, integration, helm
 	@mkdir -p .tap
-	$(TAP) $(call tests,unit golden cli dataplane integration helm) | tee .tap/last-run.txt
+	$(TAP) $(call tests,unit golden cli dataplane hostile integration helm) | tee .tap/last-run.txt
 	@# One plain closing line for CI: assertions passed and failed, on a line of its own
 	@# (tap's reporter may leave a terminal escape without a newline).
 	@echo
