@@ -12,10 +12,26 @@ export type UpstreamAnswer = UpstreamResponse;
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
 
+/**
+ * Errors that mean the agency failed: it refused or dropped the connection, did not answer in
+ * time, broke the protocol, or failed TLS. Only these count against its circuit breaker.
+ * Anything else was raised here, before the agency was reached (a request undici refuses to
+ * send, a pool closed by a reload): a client must never be able to open the breaker with it.
+ */
+const AGENCY_FAILURE = /^(E[A-Z]+|UND_ERR_(SOCKET|HEADERS_TIMEOUT|BODY_TIMEOUT|CONNECT_TIMEOUT|RES_[A-Z_]+)|HPE_[A-Z_]+|ERR_TLS_[A-Z_]+|ERR_SSL_[A-Z_]+|ERR_OSSL_[A-Z_]+|CERT_[A-Z_]+|UNABLE_TO_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH)$/;
+
+export function isAgencyFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && AGENCY_FAILURE.test(code);
+}
+
 function failureProblem(err: unknown, route: RouteContext): Problem {
   const code = (err as { code?: string }).code ?? '';
   if (TIMEOUT_CODES.has(code)) {
     return problem(Errors.upstreamTimeout, `The agency behind ${route.id} did not answer within ${route.perTryTimeoutMs} ms.`);
+  }
+  if (!isAgencyFailure(err)) {
+    return problem(Errors.internal, `The request to the agency behind ${route.id} could not be sent (${code || (err as Error).message}); the agency was not called.`);
   }
   return problem(Errors.upstreamUnavailable, `The agency behind ${route.id} could not be reached (${code || (err as Error).message}).`);
 }
@@ -33,6 +49,8 @@ export function upstreamPath(route: RouteContext, params: readonly string[], que
 /**
  * Sends the request, retrying what may be retried. Resolves with the agency's answer or the
  * problem to answer instead; rejects with ClientGoneError once `cancel` is cancelled.
+ * The breaker hears every failure here; a success only once the caller has the whole answer
+ * (an agency that breaks off mid-body has failed), so the caller reports it.
  */
 export async function forward(
   route: RouteContext,
@@ -52,11 +70,11 @@ export async function forward(
     try {
       const answer = await send(provider.pool, { path, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: timeout, bodyTimeout: timeout }, cancel);
       if (answer.status >= 500) provider.breaker.failure(performance.now());
-      else provider.breaker.success();
       outcome = answer;
       if (!RETRYABLE_STATUS.has(answer.status)) return outcome;
     } catch (err) {
       if (cancel.cancelled) throw err;
+      if (!isAgencyFailure(err)) return failureProblem(err, route);
       provider.breaker.failure(performance.now());
       outcome = failureProblem(err, route);
     }

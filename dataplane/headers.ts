@@ -3,8 +3,12 @@
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-/** Request headers never forwarded: hop-by-hop, the client's credential, and what the bus sets itself. */
-const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'host', 'content-length', 'x-api-key', 'x-request-id', 'x-forwarded-for']);
+/**
+ * Request headers never forwarded: hop-by-hop, the client's credential, and what the bus sets
+ * itself. Expect is answered by the bus (the body is already read when the agency is called),
+ * and undici refuses to send it.
+ */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'host', 'content-length', 'expect', 'x-api-key', 'x-request-id', 'x-forwarded-for']);
 
 export interface Identity {
   client: string;

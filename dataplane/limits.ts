@@ -86,6 +86,11 @@ export class QuotaCounter {
     return 0;
   }
 
+  /** Gives back a request taken but never sent to the agency: quota is charged for what the bus served. */
+  refund(): void {
+    if (this.used > 0) this.used--;
+  }
+
   /** The period label the operator reports (2026-11 or 2026-11-23). */
   periodLabel(): string {
     const iso = new Date(this.#start).toISOString();
@@ -124,21 +129,35 @@ export class ProviderGuard {
   }
 }
 
-/** Consecutive failures open the breaker; after openMs one probe call decides. */
+/**
+ * Consecutive failures of the agency open the breaker; after openMs one trial call decides.
+ * A trial must always end: `success` or `failure` when the agency answered (or failed), and
+ * `abandon` when the call never got an agency verdict (the client left, the bus refused the
+ * body or the call, a local error). A trial older than TRIAL_MAX_MS is given up as well, so
+ * a trial lost to a bug can never keep the agency switched off.
+ */
+export const TRIAL_MAX_MS = 60_000;
+
 export class CircuitBreaker {
   threshold: number;
   openMs: number;
   failures = 0;
   state: 'closed' | 'open' | 'half-open' = 'closed';
   #openedAt = 0;
-  #probing = false;
+  /** when the trial in flight began, or -1 when none is */
+  #trialAt = -1;
+  /** names the trial in flight, so a late abandon cannot end a newer trial */
+  trial = 0;
 
   constructor(threshold: number, openMs: number) {
     this.threshold = threshold;
     this.openMs = openMs;
   }
 
-  /** Answers the seconds to wait while open, 0 when a call may go (possibly as the probe). */
+  /**
+   * Answers the seconds to wait while open, 0 when a call may go. In half-open, the call that
+   * gets 0 holds trial number `trial` and must end it with success, failure or abandon(trial).
+   */
   allow(now: number): number {
     if (this.state === 'closed') return 0;
     if (this.state === 'open') {
@@ -146,24 +165,35 @@ export class CircuitBreaker {
       if (remaining > 0) return Math.ceil(remaining / 1000);
       this.state = 'half-open';
     }
-    if (this.#probing) return 1;
-    this.#probing = true;
+    if (this.#trialAt >= 0 && now - this.#trialAt < TRIAL_MAX_MS) return 1;
+    this.#trialAt = now;
+    this.trial++;
     return 0;
+  }
+
+  /** True while a half-open trial is in flight. */
+  get inTrial(): boolean {
+    return this.#trialAt >= 0;
   }
 
   success(): void {
     this.failures = 0;
-    this.#probing = false;
+    this.#trialAt = -1;
     this.state = 'closed';
   }
 
   failure(now: number): void {
     this.failures++;
-    this.#probing = false;
+    this.#trialAt = -1;
     if (this.state === 'half-open' || this.failures >= this.threshold) {
       this.state = 'open';
       this.#openedAt = now;
     }
+  }
+
+  /** Trial `trial` ended without a verdict from the agency: the next call may try. */
+  abandon(trial: number): void {
+    if (trial === this.trial) this.#trialAt = -1;
   }
 }
 

@@ -19,19 +19,25 @@ const log: Log = (record) => {
 };
 
 function trafficServer(args: DataplaneArgs, pipeline: Pipeline): Server {
-  if (args.tlsCert === null || args.tlsKey === null) return createHttpServer({ keepAliveTimeout: 65_000 }, pipeline.handle);
-  return createHttpsServer(
-    {
-      cert: readFileSync(args.tlsCert),
-      key: readFileSync(args.tlsKey),
-      ca: args.clientCa === null ? undefined : readFileSync(args.clientCa),
-      // Ask for a certificate, but let API-key clients in; the pipeline decides.
-      requestCert: args.clientCa !== null,
-      rejectUnauthorized: false,
-      keepAliveTimeout: 65_000,
-    },
-    pipeline.handle,
-  );
+  const server =
+    args.tlsCert === null || args.tlsKey === null
+      ? createHttpServer({ keepAliveTimeout: 65_000 }, pipeline.handle)
+      : createHttpsServer(
+          {
+            cert: readFileSync(args.tlsCert),
+            key: readFileSync(args.tlsKey),
+            ca: args.clientCa === null ? undefined : readFileSync(args.clientCa),
+            // Ask for a certificate, but let API-key clients in; the pipeline decides.
+            requestCert: args.clientCa !== null,
+            rejectUnauthorized: false,
+            keepAliveTimeout: 65_000,
+          },
+          pipeline.handle,
+        );
+  // Expect: 100-continue is answered by the pipeline once it would read the body (Node would
+  // send 100 Continue at once, before the client is even authenticated).
+  server.on('checkContinue', pipeline.handleContinue);
+  return server;
 }
 
 /** Cluster mode, loaded only when asked for (see config/cluster-mode.ts). */
@@ -132,6 +138,7 @@ async function main(): Promise<void> {
     traffic.closeIdleConnections();
     await settle(() => served.inFlight === 0, args.graceSeconds * 1000);
     if (served.inFlight > 0) log({ level: 'warn', msg: 'grace period over; closing connections', inFlight: served.inFlight });
+    served.cut();
     traffic.closeAllConnections();
     // A request cut off just now is recorded a few ticks later, once its upstream call has
     // aborted: wait for it (briefly), so every transaction reaches the audit log.

@@ -1,26 +1,56 @@
-// The request pipeline. Each step is one small function; `handle` reads as the list of steps:
-// match route -> authenticate -> authorize -> limits -> read and validate body -> forward ->
-// privacy -> meter. A request keeps the runtime it started with, so a reload never changes a
-// request in flight.
+// The request pipeline. Each step is one small function; `#serve` reads as the list of steps:
+// match route -> authenticate -> authorize -> client limits -> read and validate the body ->
+// agency protection -> forward -> privacy -> meter. A request keeps the runtime it started
+// with, so a reload never changes a request in flight.
+//
+// What a request holds is released in one place, `#finish`, which every transaction passes
+// exactly once: the agency slot, the breaker's trial, the pool, and the quota of a request the
+// agency never answered. So no path, however it ends, can leave an agency switched off.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate, checkIdentity, credentialsInQuery } from './auth.ts';
-import { readBody } from './body.ts';
+import { hasBody, readBody } from './body.ts';
+import { Deadlines, type Expiring } from './deadlines.ts';
 import { CLIENT_GONE, Errors, problem, sendProblem, type Problem } from './errors.ts';
 import { forward, upstreamPath, type UpstreamAnswer } from './forward.ts';
-import { Cancellation, type BodySink } from './upstream.ts';
+import { Cancellation, ClientGoneError, DeadlineError, TooLargeError, type BodySink } from './upstream.ts';
 import { downstreamHeaders, upstreamHeaders, wellFormedRequestId } from './headers.ts';
 import type { Metering, Transaction } from './metering.ts';
-import { dropFields } from './privacy.ts';
+import { decodeForFilter, filterAnswer, MAX_FILTERED_BYTES } from './privacy-relay.ts';
 import { pathProblem, splitPath } from './router.ts';
-import { releaseProvider, type BindingContext, type RouteContext, type Runtime } from './runtime.ts';
+import { beginCall, endCall, type BindingContext, type RouteContext, type Runtime } from './runtime.ts';
 
 const isProblem = (value: unknown): value is Problem => typeof value === 'object' && value !== null && 'kind' in value && 'detail' in value;
+
+/** Longest path-parameter value an audit record keeps; the rest is cut, so no client can grow the log at will. */
+const MAX_LOGGED_PARAM = 256;
 
 interface Matched {
   route: RouteContext;
   params: string[];
   query: string;
+}
+
+/** One request on its way through the steps, and what it holds that `#finish` must release. */
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  tx: Transaction;
+  startMono: number;
+  /** the client sent Expect: 100-continue and has not been told to go on */
+  expectContinue: boolean;
+  route: RouteContext | null;
+  /** the provider's pool is held open for this request (beginCall) */
+  holdsCall: boolean;
+  /** a unit of the binding's quota is taken, to be given back unless the agency answers */
+  quota: BindingContext['quota'];
+  /** the agency answered (a status line arrived): the quota stays charged */
+  answered: boolean;
+  /** the breaker trial this request holds, 0 when none */
+  trial: number;
+  /** holds one of the provider's maxConcurrent slots */
+  holdsSlot: boolean;
+  finished: boolean;
 }
 
 /** Step 1: the route for this method and path, or why there is none. */
@@ -50,8 +80,8 @@ function authorize(binding: BindingContext, route: RouteContext): Problem | null
   return problem(Errors.routeNotGranted, `Client ${binding.clientId} (binding ${binding.id}) has not been granted ${route.id}.`);
 }
 
-/** Step 4: the client's rate limit and quota, then the breaker and protection toward the agency. */
-function applyLimits(binding: BindingContext, route: RouteContext, mono: number, wall: number): Problem | null {
+/** Step 4: the client's own limits, its rate and its quota. The quota taken is given back if the agency never answers. */
+function clientLimits(ex: Exchange, binding: BindingContext, mono: number, wall: number): Problem | null {
   if (binding.bucket !== null) {
     const wait = binding.bucket.take(mono);
     if (wait > 0) {
@@ -69,20 +99,12 @@ function applyLimits(binding: BindingContext, route: RouteContext, mono: number,
     if (wait > 0) {
       return problem(Errors.quotaExhausted, `Binding ${binding.id} used its ${binding.quota.limit} requests for ${binding.quota.periodLabel()}.`, { 'retry-after': String(wait) });
     }
+    ex.quota = binding.quota;
   }
-  const provider = route.provider;
-  const open = provider.breaker.allow(mono);
-  if (open > 0) return problem(Errors.providerUnavailable, `Calls to ${provider.id} are paused after repeated failures.`, { 'retry-after': String(open) });
-  const admitted = provider.guard.admit(mono);
-  if (admitted !== 'ok') {
-    const what = admitted === 'concurrency' ? `${provider.guard.maxConcurrent} calls in flight` : 'its calls per second';
-    return problem(Errors.providerSaturated, `${provider.id} is protected at ${what}; try again shortly.`, { 'retry-after': '1' });
-  }
-  provider.calls++; // holds the provider's pool open across a reload until releaseProvider
   return null;
 }
 
-/** Step 5: the body against the route's schema, compiled when the snapshot loaded. */
+/** Step 5b: the body against the route's schema, compiled when the snapshot loaded. */
 function validateBody(route: RouteContext, body: Buffer | null): Problem | null {
   if (route.validate === null) return null;
   let document: unknown;
@@ -97,6 +119,26 @@ function validateBody(route: RouteContext, body: Buffer | null): Problem | null 
   return problem(Errors.requestInvalid, `The body does not match the schema of ${route.id}.`, null, { errors });
 }
 
+/**
+ * Step 6: the agency's protection, taken only now that the body is read and valid, so a client
+ * trickling a body holds nothing toward the agency. In half-open, the request that passes holds
+ * the breaker's trial.
+ */
+function agencyProtection(ex: Exchange, route: RouteContext, mono: number): Problem | null {
+  const provider = route.provider;
+  const breaker = provider.breaker;
+  const open = breaker.allow(mono);
+  if (open > 0) return problem(Errors.providerUnavailable, `Calls to ${provider.id} are paused after repeated failures.`, { 'retry-after': String(open) });
+  if (breaker.state === 'half-open') ex.trial = breaker.trial;
+  const admitted = provider.guard.admit(mono);
+  if (admitted !== 'ok') {
+    const what = admitted === 'concurrency' ? `${provider.guard.maxConcurrent} calls in flight` : 'its calls per second';
+    return problem(Errors.providerSaturated, `${provider.id} is protected at ${what}; try again shortly.`, { 'retry-after': '1' });
+  }
+  ex.holdsSlot = true;
+  return null;
+}
+
 export interface PipelineOptions {
   metering: Metering;
 }
@@ -104,7 +146,10 @@ export interface PipelineOptions {
 export class Pipeline {
   #runtime: Runtime | null = null;
   #metering: Metering;
+  #deadlines = new Deadlines();
   #draining = false;
+  /** set when the grace period is over and connections are being closed */
+  #cutting = false;
   /** requests whose response has not closed yet */
   inFlight = 0;
   /** requests whose transaction is not recorded yet: a request cut off at shutdown is recorded after its response closed */
@@ -127,89 +172,127 @@ export class Pipeline {
     this.#draining = true;
   }
 
-  handle = (req: IncomingMessage, res: ServerResponse): void => {
+  /** The grace period is over: requests cut from now on are recorded as cut_at_shutdown, not as their clients leaving. */
+  cut(): void {
+    this.#cutting = true;
+  }
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => this.#begin(req, res, false);
+
+  /**
+   * Requests with `Expect: 100-continue` (curl adds it to larger POSTs): the client is told to
+   * send its body only once the bus would read it (RFC 9110, 10.1.1); a refusal before that is
+   * a final answer and the connection closes, since the client may or may not send the body.
+   */
+  handleContinue = (req: IncomingMessage, res: ServerResponse): void => this.#begin(req, res, true);
+
+  #begin(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     this.inFlight++;
     this.unrecorded++;
     res.once('close', this.#done);
-    void this.#serve(req, res);
-  };
+    void this.#serve(req, res, expectContinue);
+  }
 
   #done = (): void => {
     this.inFlight--;
   };
 
-  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #serve(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
     const startMono = performance.now();
     const runtime = this.#runtime;
     const incomingId = req.headers['x-request-id'];
-    const tx: Transaction = {
-      requestId: wellFormedRequestId(incomingId) ? incomingId : randomUUID(),
-      client: '',
-      binding: '',
-      provider: '',
-      route: '',
-      method: req.method ?? '',
-      status: 0,
-      code: '',
-      start: performance.timeOrigin + startMono,
-      durationMs: 0,
-      upstreamMs: -1,
-      requestBytes: 0,
-      responseBytes: 0,
-      params: null,
+    const ex: Exchange = {
+      req,
+      res,
+      tx: {
+        requestId: wellFormedRequestId(incomingId) ? incomingId : randomUUID(),
+        client: '',
+        binding: '',
+        provider: '',
+        route: '',
+        method: req.method ?? '',
+        status: 0,
+        code: '',
+        start: performance.timeOrigin + startMono,
+        durationMs: 0,
+        upstreamMs: -1,
+        requestBytes: 0,
+        responseBytes: 0,
+        params: null,
+      },
+      startMono,
+      expectContinue,
+      route: null,
+      holdsCall: false,
+      quota: null,
+      answered: false,
+      trial: 0,
+      holdsSlot: false,
+      finished: false,
     };
+    const tx = ex.tx;
     if (this.#draining) res.setHeader('connection', 'close');
     try {
-      if (runtime === null) return this.#refuse(res, tx, startMono, problem(Errors.notReady, 'No configuration snapshot has been loaded yet.'));
+      if (runtime === null) return this.#refuse(ex, problem(Errors.notReady, 'No configuration snapshot has been loaded yet.'));
       // 1. route
       const matched = matchRoute(req, runtime);
-      if (isProblem(matched)) return this.#refuse(res, tx, startMono, matched);
+      if (isProblem(matched)) return this.#refuse(ex, matched);
       const { route, params } = matched;
       tx.route = route.id;
       tx.provider = route.providerId;
-      tx.params = loggableParams(route, params);
-      // 2. authenticate
+      // 2. authenticate; path parameters are recorded only for clients the bus knows
       const binding = authenticate(req, runtime);
-      if (isProblem(binding)) return this.#refuse(res, tx, startMono, binding);
+      if (isProblem(binding)) return this.#refuse(ex, binding);
       tx.client = binding.clientId;
       tx.binding = binding.id;
+      tx.params = loggableParams(route, params);
       const identityProblem = checkIdentity(req, binding, Date.now());
-      if (identityProblem !== null) return this.#refuse(res, tx, startMono, identityProblem);
+      if (identityProblem !== null) return this.#refuse(ex, identityProblem);
       // 3. authorize
       const denied = authorize(binding, route);
-      if (denied !== null) return this.#refuse(res, tx, startMono, denied);
-      // 4. limits (on success the provider guard holds a slot until the call ends)
-      const limited = applyLimits(binding, route, startMono, Date.now());
-      if (limited !== null) return this.#refuse(res, tx, startMono, limited);
-      try {
-        await this.#call(req, res, tx, startMono, route, binding, matched);
-      } finally {
-        releaseProvider(route.provider);
+      if (denied !== null) return this.#refuse(ex, denied);
+      // The pool stays open across a reload until this request ends (released in #finish).
+      ex.route = route;
+      beginCall(route.provider);
+      ex.holdsCall = true;
+      // 4. the client's rate limit and quota
+      const limited = clientLimits(ex, binding, startMono, Date.now());
+      if (limited !== null) return this.#refuse(ex, limited);
+      // 5. body, read and validated before anything is taken from the agency's protection
+      if (ex.expectContinue && hasBody(req)) {
+        res.writeContinue();
+        ex.expectContinue = false;
       }
+      const read = readBody(req, route.maxBodyBytes, this.#deadlines);
+      const body = read instanceof Promise ? await read : read;
+      if (body.kind === 'gone') return this.#finish(ex, 499, CLIENT_GONE);
+      if (body.kind !== 'ok') {
+        res.setHeader('connection', 'close');
+        return this.#refuse(ex, problem(bodyErrors[body.kind], body.message));
+      }
+      tx.requestBytes = body.body?.length ?? 0;
+      const invalid = validateBody(route, body.body);
+      if (invalid !== null) return this.#refuse(ex, invalid);
+      // 6. the agency's protection: breaker, then calls in flight and per second
+      const protectedBy = agencyProtection(ex, route, performance.now());
+      if (protectedBy !== null) return this.#refuse(ex, protectedBy);
+      // 7. forward, then 8. privacy and 9. meter as the answer ends
+      await this.#call(ex, route, binding, matched, body.body);
     } catch (err) {
       process.stderr.write(`${JSON.stringify({ level: 'error', msg: 'request failed', requestId: tx.requestId, error: (err as Error).message })}\n`);
-      if (!res.headersSent) this.#refuse(res, tx, startMono, problem(Errors.internal, 'The dataplane failed; the request id identifies the failure in its logs.'));
+      if (ex.finished) return;
+      if (!res.headersSent) this.#refuse(ex, problem(Errors.internal, 'The dataplane failed; the request id identifies the failure in its logs.'));
       else {
         res.destroy();
-        this.#finish(tx, startMono, res.statusCode, Errors.internal.code);
+        this.#finish(ex, res.statusCode, Errors.internal.code);
       }
     }
   }
 
-  /** Steps 5 to 8, once the request holds a slot toward the agency. */
-  async #call(req: IncomingMessage, res: ServerResponse, tx: Transaction, startMono: number, route: RouteContext, binding: BindingContext, matched: Matched): Promise<void> {
-    // 5. body
-    const read = readBody(req, route.maxBodyBytes);
-    const result = read instanceof Promise ? await read : read;
-    if (!result.ok) {
-      if (result.tooLarge) res.setHeader('connection', 'close');
-      return this.#refuse(res, tx, startMono, problem(result.tooLarge ? Errors.bodyTooLarge : Errors.requestInvalid, result.message));
-    }
-    tx.requestBytes = result.body?.length ?? 0;
-    const invalid = validateBody(route, result.body);
-    if (invalid !== null) return this.#refuse(res, tx, startMono, invalid);
-
-    // 6. forward; the client going away aborts the upstream call
+  /** Steps 7 to 9, once the request holds a slot toward the agency. */
+  async #call(ex: Exchange, route: RouteContext, binding: BindingContext, matched: Matched, body: Buffer | null): Promise<void> {
+    const { req, res, tx } = ex;
+    // The client going away aborts the upstream call.
     const cancel = new Cancellation();
     res.once('close', () => {
       if (!res.writableFinished) cancel.cancel();
@@ -220,114 +303,203 @@ export class Pipeline {
       tx.requestBytes,
       typeof req.headers['x-forwarded-for'] === 'string' ? req.headers['x-forwarded-for'] : undefined,
     );
+    // An encoded answer cannot be filtered: ask for it plain.
+    if (route.dropFields.length > 0) askForIdentityEncoding(headers);
     const upstreamStart = performance.now();
     let answer: UpstreamAnswer | Problem;
     try {
-      answer = await forward(route, tx.method, upstreamPath(route, matched.params, matched.query), headers, result.body, cancel, startMono);
+      answer = await forward(route, tx.method, upstreamPath(route, matched.params, matched.query), headers, body, cancel, ex.startMono);
     } catch (err) {
-      if (cancel.cancelled) return this.#finish(tx, startMono, 499, CLIENT_GONE);
+      if (cancel.cancelled) return this.#finish(ex, 499, CLIENT_GONE);
       throw err;
     }
     tx.upstreamMs = performance.now() - upstreamStart;
-    if (isProblem(answer)) return this.#refuse(res, tx, startMono, answer);
-    // 7. privacy, 8. meter (when the response ends)
-    if (route.dropFields.length > 0 && isJson(answer.headers['content-type'])) return this.#relayFiltered(res, tx, startMono, route, answer);
-    this.#relay(res, tx, startMono, answer);
-  }
-
-  /** Streams the agency's answer unchanged (minus hop-by-hop headers). */
-  #relay(res: ServerResponse, tx: Transaction, startMono: number, answer: UpstreamAnswer): void {
-    const headers = downstreamHeaders(answer.headers, false);
-    headers['x-request-id'] = tx.requestId;
-    res.writeHead(answer.status, headers);
-    answer.body.pipeTo(new Relay(res, answer, tx, startMono, this.#finish));
-  }
-
-  /** Buffers a JSON answer, drops the route's private fields, and sends the rest. */
-  async #relayFiltered(res: ServerResponse, tx: Transaction, startMono: number, route: RouteContext, answer: UpstreamAnswer): Promise<void> {
-    const text = await answer.body.text();
-    let document: unknown;
+    if (isProblem(answer)) return this.#refuse(ex, answer);
+    ex.answered = true;
+    // The route's timeout bounds the whole answer, body included, not only its head.
+    const deadline = new AnswerDeadline(answer, ex.startMono + route.timeoutMs, route.timeoutMs);
+    this.#deadlines.add(deadline);
     try {
-      document = JSON.parse(text);
-    } catch {
-      return this.#refuse(res, tx, startMono, problem(Errors.responseInvalid, `The agency's answer for ${route.id} claims JSON but is not; it is withheld because privacy rules apply.`));
+      if (route.dropFields.length > 0) await this.#relayFiltered(ex, route, answer);
+      else await this.#relay(ex, answer);
+    } finally {
+      this.#deadlines.delete(deadline);
     }
-    dropFields(document, route.dropFields);
-    const out = JSON.stringify(document);
+  }
+
+  /** Streams the agency's answer unchanged (minus hop-by-hop headers); resolves when it has ended. */
+  #relay(ex: Exchange, answer: UpstreamAnswer): Promise<void> {
+    const headers = downstreamHeaders(answer.headers, false);
+    headers['x-request-id'] = ex.tx.requestId;
+    ex.res.writeHead(answer.status, headers);
+    return new Promise((resolve) => answer.body.pipeTo(new Relay(ex, answer, this, resolve)));
+  }
+
+  /**
+   * Privacy rules apply: the whole answer is buffered (bounded), decoded, parsed and filtered
+   * whatever its Content-Type claims. What cannot be filtered is refused, never passed through.
+   */
+  async #relayFiltered(ex: Exchange, route: RouteContext, answer: UpstreamAnswer): Promise<void> {
+    let raw: Buffer;
+    try {
+      raw = await answer.body.collect(MAX_FILTERED_BYTES);
+    } catch (err) {
+      return this.#answerBroken(ex, route, err as Error);
+    }
+    const decoded = decodeForFilter(raw, answer.headers['content-encoding']);
+    if (typeof decoded === 'string') return this.#withhold(ex, answer, `The agency's answer for ${route.id} ${decoded}; it is withheld because privacy rules apply.`);
+    const filtered = filterAnswer(decoded, route.dropFields);
+    if (filtered === null) return this.#withhold(ex, answer, `The agency's answer for ${route.id} is not JSON; it is withheld because privacy rules apply to it.`);
     const headers = downstreamHeaders(answer.headers, true);
-    headers['content-length'] = String(Buffer.byteLength(out));
-    headers['x-request-id'] = tx.requestId;
-    res.writeHead(answer.status, headers);
-    res.end(out);
-    tx.responseBytes = Buffer.byteLength(out);
-    this.#finish(tx, startMono, answer.status, outcomeOf(answer.status));
+    delete headers['content-encoding'];
+    headers['content-length'] = String(filtered.length);
+    headers['x-request-id'] = ex.tx.requestId;
+    ex.res.writeHead(answer.status, headers);
+    ex.res.end(filtered);
+    ex.tx.responseBytes = filtered.length;
+    this.verdict(ex, answer.status);
+    this.#finish(ex, answer.status, outcomeOf(answer.status));
   }
 
-  #refuse(res: ServerResponse, tx: Transaction, startMono: number, p: Problem): void {
-    tx.responseBytes = sendProblem(res, p, tx.requestId);
-    this.#finish(tx, startMono, p.kind.status, p.kind.code);
+  /** The agency's answer could not be had whole: say why, and count it against the agency when it failed. */
+  #answerBroken(ex: Exchange, route: RouteContext, err: Error): void {
+    if (err instanceof ClientGoneError) return this.#finish(ex, 499, CLIENT_GONE);
+    if (err instanceof TooLargeError) {
+      return this.#refuse(ex, problem(Errors.responseTooLarge, `The agency's answer for ${route.id} exceeds ${MAX_FILTERED_BYTES} bytes, the most the bus filters; it is withheld because privacy rules apply.`));
+    }
+    route.provider.breaker.failure(performance.now());
+    if (err instanceof DeadlineError) return this.#refuse(ex, problem(Errors.upstreamTimeout, `The agency behind ${route.id} did not finish its answer within ${route.timeoutMs} ms.`));
+    return this.#refuse(ex, problem(Errors.upstreamBroken, `The agency behind ${route.id} broke off its answer (${(err as { code?: string }).code ?? err.message}).`));
   }
 
-  #finish = (tx: Transaction, startMono: number, status: number, code: string): void => {
+  /** A whole answer that privacy rules cannot be applied to: the agency answered, the client gets 502. */
+  #withhold(ex: Exchange, answer: UpstreamAnswer, detail: string): void {
+    this.verdict(ex, answer.status);
+    this.#refuse(ex, problem(Errors.responseInvalid, detail));
+  }
+
+  /** The agency gave a whole answer: below 500 it counts as a success (a 5xx was counted as a failure when it arrived). */
+  verdict(ex: Exchange, status: number): void {
+    if (status < 500 && ex.route !== null) ex.route.provider.breaker.success();
+  }
+
+  #refuse(ex: Exchange, p: Problem): void {
+    if (ex.expectContinue) ex.res.setHeader('connection', 'close');
+    ex.tx.responseBytes = sendProblem(ex.res, p, ex.tx.requestId);
+    this.#finish(ex, p.kind.status, p.kind.code);
+  }
+
+  /** Records the transaction and releases everything the request held. Runs once per request. */
+  #finish(ex: Exchange, status: number, code: string): void {
+    if (ex.finished) return;
+    ex.finished = true;
+    const route = ex.route;
+    if (route !== null) {
+      const provider = route.provider;
+      if (ex.trial !== 0) provider.breaker.abandon(ex.trial); // a no-op once the agency gave its verdict
+      if (ex.holdsSlot) provider.guard.release();
+      if (ex.holdsCall) endCall(provider);
+    }
+    if (ex.quota !== null && !ex.answered) ex.quota.refund();
     this.unrecorded--;
-    tx.status = status;
-    tx.code = code;
-    tx.durationMs = performance.now() - startMono;
+    const tx = ex.tx;
+    const cut = code === CLIENT_GONE && this.#cutting;
+    tx.status = cut ? Errors.cutAtShutdown.status : status;
+    tx.code = cut ? Errors.cutAtShutdown.code : code;
+    tx.durationMs = performance.now() - ex.startMono;
     this.#metering.record(tx);
-  };
+  }
+
+  /** For Relay: the streamed answer ended one way or another. */
+  end(ex: Exchange, status: number, code: string): void {
+    this.#finish(ex, status, code);
+  }
 }
 
-type Finish = (tx: Transaction, startMono: number, status: number, code: string) => void;
+const bodyErrors = { too_large: Errors.bodyTooLarge, timeout: Errors.bodyTimeout, failed: Errors.requestInvalid } as const;
+
+/** Aborts an answer still arriving when the route's deadline passes. */
+class AnswerDeadline implements Expiring {
+  deadline: number;
+  #answer: UpstreamAnswer;
+  #ms: number;
+
+  constructor(answer: UpstreamAnswer, deadline: number, ms: number) {
+    this.#answer = answer;
+    this.deadline = deadline;
+    this.#ms = ms;
+  }
+
+  expire(): void {
+    this.#answer.body.abort(new DeadlineError(this.#ms));
+  }
+}
 
 /** Writes the agency's body into the client's response, with backpressure; meters when it ends. */
 class Relay implements BodySink {
-  #res: ServerResponse;
+  #ex: Exchange;
   #answer: UpstreamAnswer;
-  #tx: Transaction;
-  #startMono: number;
-  #finish: Finish;
+  #pipeline: Pipeline;
+  #done: () => void;
   #bytes = 0;
 
-  constructor(res: ServerResponse, answer: UpstreamAnswer, tx: Transaction, startMono: number, finish: Finish) {
-    this.#res = res;
+  constructor(ex: Exchange, answer: UpstreamAnswer, pipeline: Pipeline, done: () => void) {
+    this.#ex = ex;
     this.#answer = answer;
-    this.#tx = tx;
-    this.#startMono = startMono;
-    this.#finish = finish;
+    this.#pipeline = pipeline;
+    this.#done = done;
   }
 
   data(chunk: Buffer): boolean {
     this.#bytes += chunk.length;
-    if (this.#res.write(chunk)) return true;
-    this.#res.once('drain', () => this.#answer.body.resume());
+    if (this.#ex.res.write(chunk)) return true;
+    this.#ex.res.once('drain', () => this.#answer.body.resume());
     return false;
   }
 
   end(): void {
-    this.#res.end();
-    this.#tx.responseBytes = this.#bytes;
-    this.#finish(this.#tx, this.#startMono, this.#answer.status, outcomeOf(this.#answer.status));
+    this.#ex.res.end();
+    this.#ex.tx.responseBytes = this.#bytes;
+    const status = this.#answer.status;
+    this.#pipeline.verdict(this.#ex, status);
+    this.#pipeline.end(this.#ex, status, outcomeOf(status));
+    this.#done();
   }
 
-  error(): void {
-    const res = this.#res;
-    res.destroy();
-    this.#tx.responseBytes = this.#bytes;
-    const status = this.#answer.status;
-    this.#finish(this.#tx, this.#startMono, res.writableFinished ? status : 499, res.writableFinished ? outcomeOf(status) : CLIENT_GONE);
+  /**
+   * The answer broke off after its head was sent: the client's response is cut (so it cannot
+   * take a partial answer for a whole one) and the record says whose failure it was.
+   */
+  error(err: Error): void {
+    const ex = this.#ex;
+    ex.res.destroy();
+    ex.tx.responseBytes = this.#bytes;
+    const route = ex.route as RouteContext;
+    if (err instanceof ClientGoneError) this.#pipeline.end(ex, 499, CLIENT_GONE);
+    else {
+      route.provider.breaker.failure(performance.now());
+      if (err instanceof DeadlineError) this.#pipeline.end(ex, Errors.upstreamTimeout.status, Errors.upstreamTimeout.code);
+      else this.#pipeline.end(ex, Errors.upstreamBroken.status, Errors.upstreamBroken.code);
+    }
+    this.#done();
   }
 }
 
 const outcomeOf = (status: number): string => (status >= 500 ? 'upstream_error' : 'ok');
 
-function isJson(contentType: string | string[] | undefined): boolean {
-  return typeof contentType === 'string' && /[/+]json\b/i.test(contentType);
+/** Replaces the client's Accept-Encoding with identity in the flat header list undici takes. */
+function askForIdentityEncoding(headers: string[]): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i] === 'accept-encoding') headers.splice(i, 2);
+  headers.push('accept-encoding', 'identity');
 }
 
-/** Path parameters for the audit record, without those the route marks never-to-log. */
+/** Path parameters for the audit record, without those the route marks never-to-log, each cut to MAX_LOGGED_PARAM. */
 function loggableParams(route: RouteContext, params: readonly string[]): Record<string, string> | null {
   if (params.length === 0) return null;
   const out: Record<string, string> = {};
-  for (let i = 0; i < params.length; i++) out[route.paramNames[i] as string] = route.loggableParams[i] === true ? (params[i] as string) : '[redacted]';
+  for (let i = 0; i < params.length; i++) {
+    const value = params[i] as string;
+    out[route.paramNames[i] as string] = route.loggableParams[i] !== true ? '[redacted]' : value.length > MAX_LOGGED_PARAM ? `${value.slice(0, MAX_LOGGED_PARAM)}…` : value;
+  }
   return out;
 }

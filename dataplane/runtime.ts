@@ -252,9 +252,13 @@ export function retireUnused(snapshot: Snapshot, state: RuntimeState): void {
   }
 }
 
-/** Ends a call admitted by ProviderGuard.admit (counted in `calls`); the last call of a retired provider closes its pool. */
-export function releaseProvider(ctx: ProviderContext): void {
-  ctx.guard.release();
+/** Holds the provider's pool open for one request, from its grant to its end (see endCall). */
+export function beginCall(ctx: ProviderContext): void {
+  ctx.calls++;
+}
+
+/** Ends a request begun with beginCall; the last call of a retired provider closes its pool. */
+export function endCall(ctx: ProviderContext): void {
   if (--ctx.calls === 0 && ctx.retired) closePool(ctx);
 }
 

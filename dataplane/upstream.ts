@@ -30,6 +30,21 @@ export class ClientGoneError extends Error {
   }
 }
 
+/** The route's deadline passed while the agency was still sending its answer. */
+export class DeadlineError extends Error {
+  code = 'UND_ERR_BODY_TIMEOUT';
+  constructor(ms: number) {
+    super(`the answer was not complete within the route timeout of ${ms} ms`);
+  }
+}
+
+/** The answer is larger than the bus may buffer to apply privacy rules. */
+export class TooLargeError extends Error {
+  constructor(limit: number) {
+    super(`the answer exceeds ${limit} bytes`);
+  }
+}
+
 /** The agency's answer body: chunks that arrive before a consumer is attached wait in a list. */
 export class UpstreamBody {
   #controller: Dispatcher.DispatchController;
@@ -56,14 +71,32 @@ export class UpstreamBody {
     this.#controller.resume();
   }
 
-  /** The whole body as text. */
-  text(): Promise<string> {
+  /** Ends the call: the connection is dropped, and the sink is told `err`. */
+  abort(err: Error): void {
+    this.#controller.abort(err);
+  }
+
+  /** The whole body, at most `limit` bytes; past that the call is aborted and it rejects with TooLargeError. */
+  collect(limit: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
+      let size = 0;
+      let over = false;
       this.pipeTo({
-        data: (chunk) => chunks.push(chunk) > 0,
-        end: () => resolve(Buffer.concat(chunks).toString('utf8')),
-        error: reject,
+        data: (chunk) => {
+          if (over) return true;
+          size += chunk.length;
+          if (size > limit) {
+            over = true;
+            chunks.length = 0;
+            this.abort(new TooLargeError(limit));
+            return true;
+          }
+          chunks.push(chunk);
+          return true;
+        },
+        end: () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)),
+        error: (err) => reject(over ? new TooLargeError(limit) : err),
       });
     });
   }

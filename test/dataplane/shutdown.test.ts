@@ -105,5 +105,5 @@ t.test('a request still in flight when the grace period ends is cut off, and sti
   t2.equal(await dp.stop('SIGTERM'), 0, 'the process exits with code 0');
   t2.type(await call, Error, 'the client sees its connection closed');
   t2.match(dp.logs(), /"msg":"grace period over; closing connections","inFlight":1/);
-  t2.match(dp.audit(), [{ requestId: 'cut-off', route: 'gov/slow', status: 499, code: 'client_gone' }], 'the cut-off request has its audit record');
+  t2.match(dp.audit(), [{ requestId: 'cut-off', route: 'gov/slow', status: 503, code: 'cut_at_shutdown' }], 'the cut-off request has its audit record, as cut at shutdown');
 });
