@@ -3,7 +3,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { ArgsError, parseDataplaneArgs, USAGE, type DataplaneArgs } from './args.ts';
 import { createAdminServer } from './admin.ts';
 import type { ClusterMode } from './config/cluster-mode.ts';
@@ -75,6 +75,28 @@ function listen(server: Server, where: { host: string; port: number }): Promise<
   });
 }
 
+/** How long idle keep-alive connections are left to their clients at shutdown before they are closed. */
+const IDLE_DRAIN_MS = 1_000;
+
+/** The server's open client connections, kept current. */
+function openConnections(server: Server): Set<Socket> {
+  const open = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+  });
+  return open;
+}
+
+/**
+ * Stops accepting connections but leaves the open ones alone. http.Server#close would also
+ * close every idle keep-alive connection at once (Node 19 and later), racing requests that
+ * clients are sending on them.
+ */
+function stopAccepting(server: Server): void {
+  NetServer.prototype.close.call(server);
+}
+
 /** Resolves when `done()` holds (checked every 20 ms), or after `ms` at the latest. */
 function settle(done: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
@@ -122,6 +144,7 @@ async function main(): Promise<void> {
   source.start(loader.offer, loader.refuse);
 
   const traffic = trafficServer(args, pipeline);
+  const connections = openConnections(traffic);
   const admin = createAdminServer({ bus: args.bus, pipeline, loader, metering, draining: () => draining });
   const served = pipeline;
   const [trafficAddress, adminAddress] = await Promise.all([listen(traffic, args.listen), listen(admin, args.adminListen)]);
@@ -134,9 +157,14 @@ async function main(): Promise<void> {
     // Not ready any more: the operator must stop counting this replica as serving.
     const reported = cluster?.stopReporting();
     log({ level: 'info', msg: 'shutting down', signal, inFlight: served.inFlight, graceSeconds: args.graceSeconds });
-    traffic.close();
+    const graceEnds = Date.now() + args.graceSeconds * 1000;
+    stopAccepting(traffic);
+    // Every answer now says Connection: close, so busy connections end after their next answer
+    // without a race. Idle ones are closed only after IDLE_DRAIN_MS: closing a keep-alive
+    // connection at once resets any request a client was sending on it at that moment.
+    await settle(() => connections.size === 0, Math.min(IDLE_DRAIN_MS, args.graceSeconds * 1000));
     traffic.closeIdleConnections();
-    await settle(() => served.inFlight === 0, args.graceSeconds * 1000);
+    await settle(() => served.inFlight === 0, Math.max(0, graceEnds - Date.now()));
     if (served.inFlight > 0) log({ level: 'warn', msg: 'grace period over; closing connections', inFlight: served.inFlight });
     served.cut();
     traffic.closeAllConnections();
