@@ -1,5 +1,9 @@
 // The admin port: /metrics, /healthz, /readyz and /config. /config says what is in force and
-// never shows a credential (not even a key's hash).
+// never shows a credential (not even a key's hash, nor a password in a provider's URL).
+// /healthz is 200 while the process runs, whatever the audit sink does (a restart would not
+// empty a full disk, and would lose the queue); both /healthz and /readyz carry the audit
+// sink's detail. In refuse mode (--audit-unavailable=refuse) /readyz is 503 while the sink
+// cannot take records, so traffic goes to replicas that can account for it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Metering } from './metering.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -19,6 +23,23 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** A URL without its userinfo and query: either may carry a credential (https://user:pass@host, ?token=). */
+export function redactUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return '[redacted: not a URL]';
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    parsed.username = 'redacted';
+    parsed.password = '';
+  }
+  if (parsed.search !== '') parsed.search = '?redacted';
+  parsed.hash = '';
+  return parsed.href;
+}
+
 function configView(deps: AdminDeps): unknown {
   const runtime = deps.pipeline.runtime;
   if (runtime === null) return { bus: deps.bus, loaded: false, lastError: deps.loader.lastError };
@@ -30,7 +51,7 @@ function configView(deps: AdminDeps): unknown {
     hash: s.hash,
     loadedAt: runtime.loadedAt,
     lastError: deps.loader.lastError,
-    providers: s.providers.map((p) => ({ id: p.id, url: p.url, tls: p.tls !== null, maxConcurrent: p.maxConcurrent, maxRequestsPerSecond: p.maxRequestsPerSecond })),
+    providers: s.providers.map((p) => ({ id: p.id, url: redactUrl(p.url), tls: p.tls !== null, maxConcurrent: p.maxConcurrent, maxRequestsPerSecond: p.maxRequestsPerSecond })),
     routes: s.routes.map((r) => ({ id: r.id, path: r.path, methods: r.methods, provider: r.provider })),
     bindings: s.bindings.map((b) => ({ id: b.id, client: b.clientId, apiKeys: b.apiKeys.length, certificates: b.certFingerprints.length + b.certSubjects.length, routes: b.routes })),
   };
@@ -43,10 +64,10 @@ export function createAdminServer(deps: AdminDeps): Server {
       case '/metrics':
         return deps.metering.serveMetrics(req, res);
       case '/healthz':
-        return json(res, 200, { status: 'ok' });
+        return json(res, 200, { status: 'ok', audit: deps.metering.auditStatus() });
       case '/readyz': {
-        const ready = deps.loader.ready && !deps.draining();
-        return json(res, ready ? 200 : 503, { ready, draining: deps.draining(), generation: deps.pipeline.runtime?.generation ?? null });
+        const ready = deps.loader.ready && !deps.draining() && deps.metering.auditAvailable();
+        return json(res, ready ? 200 : 503, { ready, draining: deps.draining(), generation: deps.pipeline.runtime?.generation ?? null, audit: deps.metering.auditStatus() });
       }
       case '/config':
         return json(res, 200, configView(deps));

@@ -20,6 +20,10 @@ export interface DataplaneArgs {
   tlsKey: string | null;
   clientCa: string | null;
   auditLog: string | null;
+  /** the audit queue's bound in bytes: what waits for a slow or failing sink before records are dropped */
+  auditQueueBytes: number;
+  /** while the audit sink cannot take records: serve (and count the loss) or refuse calls */
+  auditUnavailable: 'serve' | 'refuse';
   graceSeconds: number;
 }
 
@@ -38,10 +42,26 @@ export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FI
   --tls-key FILE         ... and key
   --client-ca FILE       request client certificates and verify them against this CA
   --admin-listen H:P     /metrics /healthz /readyz /config (default: 0.0.0.0:9090)
-  --audit-log FILE       audit records (JSON lines); default: standard output
+  --audit-log FILE       audit records (JSON lines); default: standard output. SIGHUP reopens
+                         FILE (after logrotate renamed or deleted it)
+  --audit-queue-bytes N  audit records waiting for a slow or failing sink, at most N bytes
+                         (suffix Ki or Mi; default: 16Mi); beyond it they are dropped and counted
+  --audit-unavailable serve|refuse
+                         while the audit sink is down or its queue nearly full: keep serving and
+                         count the lost records (serve, the default), or answer 503
+                         audit_unavailable and report not ready (refuse)
   --grace SECONDS        on SIGTERM, how long in-flight requests may take (default: 25)`;
 
 export class ArgsError extends Error {}
+
+/** A byte count: N, NKi or NMi. */
+function bytes(flag: string, value: string): number {
+  const m = /^(\d+)(Ki|Mi)?$/.exec(value);
+  const n = m === null ? NaN : Number(m[1]) * (m[2] === 'Mi' ? 1 << 20 : m[2] === 'Ki' ? 1 << 10 : 1);
+  // At least 16Ki: a few audit lines must fit; at most 1Gi: the queue lives in the pod's memory.
+  if (!(n >= 16 << 10 && n <= 1 << 30)) throw new ArgsError(`${flag} must be a byte count from 16Ki to 1024Mi (N, NKi or NMi), got ${value}`);
+  return n;
+}
 
 function hostPort(flag: string, value: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(value);
@@ -68,6 +88,8 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
         'tls-key': { type: 'string' },
         'client-ca': { type: 'string' },
         'audit-log': { type: 'string' },
+        'audit-queue-bytes': { type: 'string', default: '16Mi' },
+        'audit-unavailable': { type: 'string', default: 'serve' },
         grace: { type: 'string', default: '25' },
       },
     }));
@@ -83,6 +105,8 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new ArgsError('--tls-cert and --tls-key go together');
   if (values['client-ca'] !== undefined && values['tls-cert'] === undefined) throw new ArgsError('--client-ca needs --tls-cert and --tls-key');
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.bus)) throw new ArgsError(`--bus must be a DNS label, got ${values.bus}`);
+  const unavailable = values['audit-unavailable'];
+  if (unavailable !== 'serve' && unavailable !== 'refuse') throw new ArgsError(`--audit-unavailable must be serve or refuse, got ${unavailable}`);
   const grace = Number(values.grace);
   if (!Number.isFinite(grace) || grace < 0) throw new ArgsError(`--grace must be a number of seconds, got ${values.grace}`);
   return {
@@ -99,6 +123,8 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
     tlsKey: values['tls-key'] ?? null,
     clientCa: values['client-ca'] ?? null,
     auditLog: values['audit-log'] ?? null,
+    auditQueueBytes: bytes('--audit-queue-bytes', values['audit-queue-bytes']),
+    auditUnavailable: unavailable,
     graceSeconds: grace,
   };
 }

@@ -35,6 +35,7 @@ export const Errors = {
   upstreamBroken: kind('upstream_broken', 502, 'The agency\'s answer broke off before it was complete'),
   cutAtShutdown: kind('cut_at_shutdown', 503, 'The dataplane stopped before the answer was complete'),
   notReady: kind('not_ready', 503, 'The dataplane has no configuration yet'),
+  auditUnavailable: kind('audit_unavailable', 503, 'The audit log cannot record the call; the bus serves no call it cannot account for'),
   internal: kind('internal_error', 500, 'The dataplane failed to handle the request'),
 } as const;
 

@@ -14,8 +14,21 @@ import { Loader, type Log } from './loader.ts';
 import { Metering, type QuotaUse } from './metering.ts';
 import { Pipeline } from './pipeline.ts';
 
+// A reader of stdout or stderr that went away (EPIPE) must not take the process down: the audit
+// log counts its own failures (audit-sink.ts), and a log line with nowhere to go is let go.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
+/** Past this many bytes waiting for a slow stderr reader, log lines are dropped rather than held in memory. */
+const LOG_BACKLOG = 1 << 20;
+
 const log: Log = (record) => {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'dataplane', ...record })}\n`);
+  if (process.stderr.writableLength > LOG_BACKLOG) return;
+  try {
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'dataplane', ...record })}\n`);
+  } catch {
+    // stderr is a file on a full disk (written synchronously) or closed: nowhere left to say so
+  }
 };
 
 function trafficServer(args: DataplaneArgs, pipeline: Pipeline): Server {
@@ -126,11 +139,19 @@ async function main(): Promise<void> {
   const metering: Metering = new Metering({
     bus: args.bus,
     auditLog: args.auditLog,
+    auditQueueBytes: args.auditQueueBytes,
+    auditUnavailable: args.auditUnavailable,
+    log,
     gauges: () => ({
       generation: pipeline?.runtime?.generation ?? 0,
       openBreakers: new Map([...(loader?.state.providers.values() ?? [])].map(({ ctx }) => [ctx.id, ctx.breaker.state === 'closed' ? 0 : 1])),
       quotas: quotaUse(pipeline, loader),
     }),
+  });
+  // SIGHUP (logrotate's postrotate, or a closed terminal) reopens the audit file; Node's default would end the process.
+  process.on('SIGHUP', () => {
+    log({ level: 'info', msg: 'SIGHUP: reopening the audit log' });
+    metering.reopenAudit();
   });
   pipeline = new Pipeline({ metering });
   const cluster = await clusterMode(args);

@@ -1,11 +1,14 @@
-// Metering: Prometheus metrics through OpenTelemetry, and one audit record per transaction.
-// Histograms are by route only: per client per route would not scale to 5,000 bindings.
-import { createWriteStream, writeSync, type WriteStream } from 'node:fs';
+// Metering: Prometheus metrics through OpenTelemetry, and one audit record per transaction
+// (audit-log.ts). Histograms are by route only: per client per route would not scale to 5,000
+// bindings.
 import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AuditLog, type AuditStatus } from './audit-log.ts';
+import { DROP_REASONS } from './audit-queue.ts';
+import type { Log } from './loader.ts';
 
 export interface Transaction {
   requestId: string;
@@ -31,9 +34,19 @@ export interface MeteringOptions {
   bus: string;
   /** file path, or null for stdout */
   auditLog: string | null;
+  /** the audit queue's bound, in bytes */
+  auditQueueBytes: number;
+  /** while the audit sink cannot take records: keep serving (and count the loss), or refuse calls */
+  auditUnavailable: AuditUnavailable;
+  log: Log;
   /** called on each metrics collection */
   gauges: () => { generation: number; openBreakers: Map<string, number>; quotas: QuotaUse[] };
 }
+
+export type AuditUnavailable = 'serve' | 'refuse';
+
+/** Bounded wait for the audit queue at shutdown: within the chart's 30 s with the 25 s grace. */
+const AUDIT_CLOSE_MS = 3000;
 
 /** A binding's quota as this replica counts it (quotas are per replica for now). */
 export interface QuotaUse {
@@ -53,6 +66,8 @@ export class Metering {
   #upstreamDuration: Histogram;
   #reloads: Counter;
   #audit: AuditLog;
+  /** serve mode: auditAvailable() is always true, without asking the audit log */
+  #auditServe: boolean;
   /** attribute objects reused per route: OTel hashes them either way, we avoid the garbage */
   #routeAttrs = new Map<string, Attributes>();
   served = 0;
@@ -80,6 +95,10 @@ export class Metering {
     const generation = meter.createObservableGauge('gozargah_snapshot_generation', { description: 'Generation of the snapshot in force' });
     const breakers = meter.createObservableGauge('gozargah_circuit_breaker_open', { description: '1 when the circuit breaker toward a provider is open' });
     const quotas = meter.createObservableGauge('gozargah_quota_used_ratio', { description: "Share of a binding's quota used this period, as this replica counts it" });
+    const auditWritten = meter.createObservableCounter('gozargah_audit_written_records', { description: 'Audit records the sink has taken' });
+    const auditDropped = meter.createObservableCounter('gozargah_audit_dropped_records', { description: 'Audit records lost, by reason (queue_full, write_error, shutdown)' });
+    const auditQueued = meter.createObservableGauge('gozargah_audit_queued_records', { description: 'Audit records waiting for the sink' });
+    const auditUp = meter.createObservableGauge('gozargah_audit_sink_up', { description: '1 while the audit sink takes writes, 0 while it is down or gone' });
     meter.addBatchObservableCallback(
       (result) => {
         const g = options.gauges();
@@ -88,10 +107,16 @@ export class Metering {
         for (const q of g.quotas) result.observe(quotas, q.ratio, { binding: q.binding, client: q.client });
         this.#requests.observe((count, attrs) => result.observe(requests, count, attrs));
         this.#rejections.observe((count, attrs) => result.observe(rejections, count, attrs));
+        const audit = this.#audit.status();
+        result.observe(auditWritten, audit.writtenRecords);
+        for (const reason of DROP_REASONS) result.observe(auditDropped, audit.droppedRecords[reason], { reason });
+        result.observe(auditQueued, audit.queuedRecords);
+        result.observe(auditUp, audit.state === 'up' ? 1 : 0);
       },
-      [generation, breakers, quotas, requests, rejections],
+      [generation, breakers, quotas, requests, rejections, auditWritten, auditDropped, auditQueued, auditUp],
     );
-    this.#audit = new AuditLog(options.auditLog);
+    this.#audit = new AuditLog({ path: options.auditLog, maxQueueBytes: options.auditQueueBytes, log: options.log });
+    this.#auditServe = options.auditUnavailable === 'serve';
   }
 
   record(t: Transaction): void {
@@ -113,12 +138,30 @@ export class Metering {
     this.#exporter.getMetricsRequestHandler(req, res);
   }
 
+  /**
+   * Asked per request: false in refuse mode while the audit sink is down or its queue is nearly
+   * full, so the call is refused (audit_unavailable) instead of served unaccounted for.
+   */
+  auditAvailable(): boolean {
+    return this.#auditServe || this.#audit.available;
+  }
+
+  auditStatus(): AuditStatus & { unavailable: AuditUnavailable } {
+    return { ...this.#audit.status(), unavailable: this.#auditServe ? 'serve' : 'refuse' };
+  }
+
+  /** SIGHUP: reopen the audit file (after logrotate's rename, or a deletion). */
+  reopenAudit(): void {
+    this.#audit.reopen();
+  }
+
   flush(): void {
     this.#audit.flush();
   }
 
-  async shutdown(): Promise<void> {
-    await Promise.all([this.#audit.close(), this.#provider.shutdown()]);
+  /** Writes the queued audit records (waiting at most `auditMs`; the rest are counted as dropped) and stops the metrics. */
+  async shutdown(auditMs = AUDIT_CLOSE_MS): Promise<void> {
+    await Promise.all([this.#audit.close(auditMs), this.#provider.shutdown()]);
   }
 }
 
@@ -168,73 +211,5 @@ class Tally {
 
   observe(each: (count: number, attrs: Attributes) => void): void {
     for (const { attrs, count } of this.#counts.values()) each(count, attrs);
-  }
-}
-
-/** One JSON line; built by hand in a fixed order (JSON.stringify of an object per request was a hot spot). */
-function auditLine(t: Transaction, start: string): string {
-  const q = JSON.stringify;
-  return (
-    `{"requestId":${q(t.requestId)},"start":"${start}","durationMs":${Math.round(t.durationMs * 1000) / 1000},` +
-    `"client":${q(t.client)},"binding":${q(t.binding)},"provider":${q(t.provider)},"route":${q(t.route)},"method":${q(t.method)},` +
-    `"status":${t.status},"code":${q(t.code)},"requestBytes":${t.requestBytes},"responseBytes":${t.responseBytes},"params":${t.params === null ? 'null' : q(t.params)}}`
-  );
-}
-
-/** Batched JSON lines: one write every FLUSH_MS (or FLUSH_RECORDS records), not one per request. */
-const FLUSH_MS = 50;
-const FLUSH_RECORDS = 4096;
-
-/** JSON lines, batched: one write every few milliseconds instead of one per request. */
-class AuditLog {
-  #pending: string[] = [];
-  #timer: NodeJS.Timeout | null = null;
-  #isoMs = -1;
-  #isoText = '';
-  #stream: WriteStream | null;
-  #fd: number;
-
-  constructor(path: string | null) {
-    this.#stream = path === null ? null : createWriteStream(path, { flags: 'a' });
-    this.#fd = 1;
-  }
-
-  write(t: Transaction): void {
-    this.#pending.push(auditLine(t, this.#iso(t.start)));
-    if (this.#pending.length >= FLUSH_RECORDS) this.flush();
-    else this.#timer ??= setTimeout(this.#flushNow, FLUSH_MS);
-  }
-
-  /** The start time as ISO 8601, formatted once per millisecond. */
-  #iso(start: number): string {
-    const ms = Math.floor(start);
-    if (ms !== this.#isoMs) {
-      this.#isoMs = ms;
-      this.#isoText = new Date(ms).toISOString();
-    }
-    return this.#isoText;
-  }
-
-  #flushNow = (): void => this.flush();
-
-  flush(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-    if (this.#pending.length === 0) return;
-    const chunk = `${this.#pending.join('\n')}\n`;
-    this.#pending.length = 0;
-    if (this.#stream !== null) this.#stream.write(chunk);
-    else writeSync(this.#fd, chunk);
-  }
-
-  /** Resolves once the file has every record: the process exits right after. */
-  close(): Promise<void> {
-    this.flush();
-    const stream = this.#stream;
-    if (stream === null) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      stream.once('error', reject);
-      stream.end(() => resolve());
-    });
   }
 }

@@ -234,6 +234,8 @@ export class Pipeline {
     if (this.#draining) res.setHeader('connection', 'close');
     try {
       if (runtime === null) return this.#refuse(ex, problem(Errors.notReady, 'No configuration snapshot has been loaded yet.'));
+      // --audit-unavailable=refuse: no call reaches an agency while its record could not be kept.
+      if (!this.#metering.auditAvailable()) return this.#refuse(ex, problem(Errors.auditUnavailable, 'The audit log is failing or full; try again shortly.', { 'retry-after': '5' }));
       // 1. route
       const matched = matchRoute(req, runtime);
       if (isProblem(matched)) return this.#refuse(ex, matched);

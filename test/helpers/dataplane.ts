@@ -56,12 +56,15 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `script` (relative to the repository) with the project's Node 24; resolves once it logs a line containing `marker`. */
-export async function startNodeProcess(name: string, script: string, args: string[], marker: string, env: NodeJS.ProcessEnv = {}): Promise<NodeProcess> {
+/**
+ * Runs `script` (relative to the repository) with the project's Node 24; resolves once it logs a line containing `marker`.
+ * keepStdout: leave the child's stdout unread, for the test to read (or not) itself.
+ */
+export async function startNodeProcess(name: string, script: string, args: string[], marker: string, env: NodeJS.ProcessEnv = {}, options: { keepStdout?: boolean } = {}): Promise<NodeProcess> {
   const child = spawn(NODE, [join(ROOT, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdout?.resume();
+  if (options.keepStdout !== true) child.stdout?.resume();
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
   const line = await new Promise<Record<string, unknown>>((resolveLine, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${stderr}`)), 20_000);

@@ -10,6 +10,14 @@ t.test('cluster mode: --namespace, with or without --kubeconfig', async (t2) => 
   t2.equal(parseDataplaneArgs(['--namespace', 'ns', '--replica', 'dp-public-7d9f-x2']).replica, 'dp-public-7d9f-x2');
 });
 
+t.test('audit flags: queue bound in bytes (Ki, Mi) and what to do while the sink is down', async (t2) => {
+  const defaults = parseDataplaneArgs(['--manifests', 'd']);
+  t2.same([defaults.auditLog, defaults.auditQueueBytes, defaults.auditUnavailable], [null, 16 << 20, 'serve'], 'stdout, 16Mi, keep serving');
+  const set = parseDataplaneArgs(['--manifests', 'd', '--audit-log', '/var/log/a.jsonl', '--audit-queue-bytes', '64Ki', '--audit-unavailable', 'refuse']);
+  t2.same([set.auditLog, set.auditQueueBytes, set.auditUnavailable], ['/var/log/a.jsonl', 64 << 10, 'refuse']);
+  t2.equal(parseDataplaneArgs(['--manifests', 'd', '--audit-queue-bytes', '1048576']).auditQueueBytes, 1 << 20, 'a plain byte count');
+});
+
 const refused: [string[], RegExp][] = [
   [[], /exactly one of --manifests DIR, --snapshot FILE or --namespace NS/],
   [['--manifests', 'd', '--namespace', 'ns'], /exactly one of/],
@@ -18,6 +26,10 @@ const refused: [string[], RegExp][] = [
   [['--namespace', 'Not_A_Label'], /--namespace must be a DNS label/],
   [['--manifests', 'd', '--cache-dir', '/c'], /--cache-dir goes with --namespace NS/],
   [['--namespace', 'ns', '--replica', 'Pod_1'], /--replica must be a DNS subdomain \(a pod name\), got Pod_1/],
+  [['--manifests', 'd', '--audit-unavailable', 'drop'], /--audit-unavailable must be serve or refuse, got drop/],
+  [['--manifests', 'd', '--audit-queue-bytes', '1Ki'], /--audit-queue-bytes must be a byte count from 16Ki to 1024Mi/],
+  [['--manifests', 'd', '--audit-queue-bytes', '2Gi'], /--audit-queue-bytes must be a byte count/],
+  [['--manifests', 'd', '--audit-queue-bytes', '16MB'], /--audit-queue-bytes must be a byte count/],
 ];
 for (const [argv, message] of refused) {
   t.test(`refuses ${argv.join(' ') || 'no source'}`, async (t2) => {
