@@ -77,7 +77,16 @@ export const Access = Strict({
 interface RouteSpecShape {
   path: string;
   upstreamPath?: string;
+  requestSchema?: unknown;
+  maxBodyBytes?: number;
 }
+
+/**
+ * The largest body a route with a requestSchema may accept: the dataplane parses the body to
+ * validate it, on the thread that serves every other request, and parsing 1 MiB of JSON takes
+ * a few milliseconds.
+ */
+export const MAX_VALIDATED_BODY_BYTES = 1_048_576;
 
 export const InquiryRouteSpec = Strict(
   {
@@ -106,6 +115,11 @@ export const InquiryRouteSpec = Strict(
   },
   {
     'x-kubernetes-validations': [
+      cel<RouteSpecShape>(
+        `!has(self.requestSchema) || !has(self.maxBodyBytes) || self.maxBodyBytes <= ${MAX_VALIDATED_BODY_BYTES}`,
+        `maxBodyBytes may be at most ${MAX_VALIDATED_BODY_BYTES} (1 MiB) on a route with a requestSchema: the dataplane parses the body to validate it`,
+        (s) => s.requestSchema === undefined || s.maxBodyBytes === undefined || s.maxBodyBytes <= MAX_VALIDATED_BODY_BYTES,
+      ),
       cel<RouteSpecShape>(
         "self.path.startsWith('/')",
         'path must start with /',

@@ -124,6 +124,7 @@ t.test('CEL rules, each with its own message', async (t) => {
     ['burst below requestsPerSecond', binding({ rateLimit: { requestsPerSecond: 100, burst: 99 } }), 'spec.rateLimit: burst must be at least requestsPerSecond'],
     ['notAfter before notBefore', binding({ validity: { notBefore: '2026-06-01T00:00:00Z', notAfter: '2026-01-01T00:00:00Z' } }), 'spec.validity: notAfter must be later than notBefore'],
     ['notAfter equal to notBefore', binding({ validity: { notBefore: '2026-06-01T00:00:00Z', notAfter: '2026-06-01T00:00:00Z' } }), 'spec.validity: notAfter must be later than notBefore'],
+    ['a validated body larger than 1 MiB', route({ requestSchema: { type: 'object' }, maxBodyBytes: 1_048_577 }), 'spec: maxBodyBytes may be at most 1048576 (1 MiB) on a route with a requestSchema: the dataplane parses the body to validate it'],
     ['tls requires an https upstream', provider({ upstream: { url: 'http://registry.internal', tls: { serverName: 'registry' } } }), 'spec: upstream.tls requires an https:// upstream.url'],
   ];
   for (const [name, obj, expected] of cases) {
@@ -140,6 +141,8 @@ t.test('CEL rules, each with its own message', async (t) => {
     ['a subject alone is a credential', binding({ credentials: { certificates: { subjects: ['CN=shop'] } } })],
     ['burst equal to requestsPerSecond', binding({ rateLimit: { requestsPerSecond: 100, burst: 100 } })],
     ['only notAfter', binding({ validity: { notAfter: '2026-01-01T00:00:00Z' } })],
+    ['a validated body of 1 MiB', route({ requestSchema: { type: 'object' }, maxBodyBytes: 1_048_576 })],
+    ['an unvalidated body of 10 MiB', route({ maxBodyBytes: 10_485_760 })],
     ['tls with https', provider({ upstream: { url: 'https://registry.internal', tls: {} } })],
   ];
   for (const [name, obj] of passing) t.same(validateObject(obj), [], name);
