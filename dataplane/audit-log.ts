@@ -187,7 +187,7 @@ export class AuditLog {
     this.#pump();
   };
 
-  /** The one place that starts I/O: the remainder of a begun batch first, then a reopen, then the next batch. */
+  /** The one place that starts I/O: the remainder of a cut line first, then a reopen, then the next batch. */
   #pump = (): void => {
     if (this.#timer !== null) {
       clearTimeout(this.#timer);
@@ -201,8 +201,9 @@ export class AuditLog {
     if (this.#state === 'down' && this.#retry !== null) return; // the retry timer comes back here
     this.#due = false;
     const batch = this.#queue.next();
-    if (this.#reopenWanted && (batch === null || batch.offset === 0)) {
+    if (this.#reopenWanted && this.#queue.atLineStart) {
       this.#reopenWanted = false;
+      this.#queue.trimWritten();
       this.#busy = true;
       this.#sink.reopen(this.#reopened);
       return;
@@ -259,6 +260,12 @@ export class AuditLog {
       return;
     }
     if (this.#sink.gone(err)) return this.#gone(err);
+    // A named pipe whose reader left: the cut line goes again, whole, to the next reader.
+    if (code === 'EPIPE' && this.#sink.reopens) {
+      this.#queue.rewindToLine();
+      this.#reopenWanted = true;
+      return this.#down(err);
+    }
     const batch = this.#queue.batch;
     if (batch === null || batch.offset === 0) return this.#down(err);
     // Part of the batch is in the file and the rest failed: take the part back, so the file

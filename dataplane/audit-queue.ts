@@ -92,6 +92,34 @@ export class AuditQueue {
     return true;
   }
 
+  /** true when nothing of a line is half written: the sink may be swapped (reopened) here. */
+  get atLineStart(): boolean {
+    const batch = this.#batch;
+    return batch === null || batch.offset === 0 || batch.buffer[batch.offset - 1] === NEWLINE;
+  }
+
+  /** The reader of a cut line is gone (a pipe closed): the whole line goes again, to the next reader. */
+  rewindToLine(): void {
+    const batch = this.#batch;
+    if (batch !== null && batch.offset > 0) batch.offset = batch.buffer.lastIndexOf(NEWLINE, batch.offset - 1) + 1;
+  }
+
+  /**
+   * Before the sink is swapped (reopened) at a line start: the lines already in the old file
+   * count as written, and the batch keeps only the rest, so a later take-back on the new file
+   * never reaches into lines that are not this batch's.
+   */
+  trimWritten(): void {
+    const batch = this.#batch;
+    if (batch === null || batch.offset === 0) return;
+    const whole = wholeLines(batch);
+    this.written += whole;
+    batch.records -= whole;
+    batch.buffer = batch.buffer.subarray(batch.offset);
+    this.#batchBytes = Math.max(0, this.#batchBytes - batch.offset);
+    batch.offset = 0;
+  }
+
   /** The part of the batch already in the sink was taken back (truncated): write it all again. */
   rewind(): void {
     if (this.#batch !== null) this.#batch.offset = 0;
@@ -104,8 +132,7 @@ export class AuditQueue {
   dropBatch(reason: DropReason): number {
     const batch = this.#batch;
     if (batch === null) return 0;
-    let whole = 0;
-    for (let i = batch.buffer.indexOf(NEWLINE); i >= 0 && i < batch.offset; i = batch.buffer.indexOf(NEWLINE, i + 1)) whole++;
+    const whole = wholeLines(batch);
     const lost = batch.records - whole;
     this.written += whole;
     this.dropped[reason] += lost;
@@ -122,4 +149,11 @@ export class AuditQueue {
     this.#pendingBytes = 0;
     return lost;
   }
+}
+
+/** Lines of the batch whose newline is in the sink already. */
+function wholeLines(batch: Batch): number {
+  let whole = 0;
+  for (let i = batch.buffer.indexOf(NEWLINE); i >= 0 && i < batch.offset; i = batch.buffer.indexOf(NEWLINE, i + 1)) whole++;
+  return whole;
 }

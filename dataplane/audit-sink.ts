@@ -2,7 +2,7 @@
 // asynchronous and reports failure through its callback, never by throwing or by an 'error'
 // event nobody listens to: a full disk, a missing directory or a reader that went away are the
 // audit log's to count (audit-log.ts), not the process's to die of.
-import { close, fstat, fstatSync, ftruncate, open, write } from 'node:fs';
+import { close, constants, fstat, fstatSync, ftruncate, open, write } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 export type Done = (err: NodeJS.ErrnoException | null) => void;
@@ -41,6 +41,13 @@ export function auditSink(path: string | null): AuditSink {
   return pipe ? new StreamSink('stdout', process.stdout) : new FdSink(null, 1);
 }
 
+/**
+ * Append, create, and non-blocking: no effect on a regular file, but a named pipe as --audit-log
+ * then fails with ENXIO while it has no reader (the sink is down, retried) and with EAGAIN while
+ * its reader is slow (retried shortly), instead of holding a libuv pool thread in open() or write().
+ */
+const FILE_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK;
+
 /** A file we open in append mode, or fd 1 when it is a file, a terminal or a device. */
 class FdSink implements AuditSink {
   readonly name: string;
@@ -57,7 +64,7 @@ class FdSink implements AuditSink {
 
   open(done: Done): void {
     if (this.#fd !== null || this.#path === null) return done(null);
-    open(this.#path, 'a', (err, fd) => {
+    open(this.#path, FILE_FLAGS, 0o666, (err, fd) => {
       if (err === null) this.#fd = fd;
       done(err);
     });

@@ -4,7 +4,9 @@
 // written, what was counted as dropped, that the two add up to the requests sent, and that the
 // replica still answers a normal request with 200.
 import t, { type Test } from 'tap';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { Socket } from 'node:net';
+import { closeSync, constants, existsSync, mkdirSync, openSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -125,12 +127,12 @@ function parseLines(text: string): Record<string, unknown>[] {
 
 const count = (text: string, needle: string): number => text.split(needle).length - 1;
 
-/** Collects a child's stdout once the test decides to read it. */
-function collect(stream: Readable): { text: () => string } {
+/** Collects what a stream (a child's stdout, a named pipe) carries, from when the test decides to read it. */
+function collect(stream: Readable): { stream: Readable; text: () => string } {
   let text = '';
   stream.setEncoding('utf8');
   stream.on('data', (c: string) => (text += c));
-  return { text: () => text };
+  return { stream, text: () => text };
 }
 
 t.test('--audit-log /dev/full: every request served, every record counted as queued or dropped, once logged', { skip: !existsSync('/dev/full') && 'no /dev/full here' }, async (t2) => {
@@ -318,4 +320,39 @@ t.test('--audit-unavailable=refuse: 503 audit_unavailable while the sink fails, 
   t2.equal(codes.filter((c) => c === 'audit_unavailable').length, 10, 'the refusals are audited');
   t2.equal(codes.filter((c) => c === 'ok').length, 6, 'and the calls served after');
   t2.same((await audit(dp)).droppedRecords, { queue_full: 0, write_error: 0, shutdown: 0 }, 'nothing dropped');
+});
+
+/**
+ * A reader of a named pipe that can leave at once: a non-blocking fd read through a libuv pipe
+ * (an fs read stream would hold a blocking read in the pool until more data came, and swallow it).
+ */
+function fifoReader(path: string): { stream: Readable; text: () => string } {
+  return collect(new Socket({ fd: openSync(path, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false }));
+}
+
+t.test('--audit-log is a named pipe: no reader yet, then a reader, then it leaves and another comes; every line whole, none lost', async (t2) => {
+  const root = mkdtempSync(join(tmpdir(), 'gozargah-audit-'));
+  const fifo = join(root, 'audit.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const dp = await start(t2, ['--audit-log', fifo]);
+  const down = await waitAudit(dp, 'down', (s) => s.state === 'down');
+  t2.equal(down.lastError?.code, 'ENXIO', 'no reader: the sink is down, and the open did not block');
+  const first = await send(dp, 'fifo-a', 20, 4);
+  t2.same(first.statuses, { 200: 20 }, 'served while nobody reads');
+  const reader1 = fifoReader(fifo);
+  // The test holds a writer end too, so a reader never sees end-of-file while the dataplane's end is closed.
+  const holder = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  t2.teardown(() => closeSync(holder));
+  await waitFor(() => parseLines(reader1.text()).length >= 20, 20_000, () => `the first reader got ${reader1.text().length} bytes\n${dp.logs()}`);
+  // The first reader leaves; the next records meet a pipe without reader (EPIPE) and wait for the next one.
+  reader1.stream.destroy();
+  const second = await send(dp, 'fifo-b', 10, 2);
+  await waitAudit(dp, 'down again', (s) => s.state === 'down' && s.lastError?.code === 'EPIPE');
+  const reader2 = fifoReader(fifo);
+  t2.teardown(() => reader2.stream.destroy());
+  await waitFor(() => parseLines(reader2.text()).length >= 10, 20_000, () => `the second reader got ${reader2.text().length} bytes\n${dp.logs()}`);
+  const all = [...parseLines(reader1.text()), ...parseLines(reader2.text())].map((r) => r['requestId']);
+  t2.same(all.toSorted(), [...first.ids, ...second.ids].toSorted(), 'each record once, across the two readers');
+  t2.same((await audit(dp)).droppedRecords, { queue_full: 0, write_error: 0, shutdown: 0 }, 'nothing dropped');
+  await assertServing(t2, dp);
 });

@@ -110,3 +110,18 @@ t.test('lines with non-ASCII text: the batch is UTF-8 and newline counting still
   q.dropBatch('write_error');
   t2.same([batch?.buffer.toString('utf8').split('\n').length, q.written, q.dropped.write_error], [3, 1, 1]);
 });
+
+t.test('a pipe reader gone mid-line: the cut line goes again whole, after the lines already sent', async (t2) => {
+  const q = new AuditQueue(10_000);
+  for (let i = 0; i < 5; i++) q.push(line(i));
+  q.next();
+  q.advance(250);
+  t2.notOk(q.atLineStart, 'half of the third line is out: no reopen here');
+  q.rewindToLine();
+  t2.ok(q.atLineStart);
+  t2.equal(q.batch?.offset, 200, 'back to the start of the cut line');
+  q.trimWritten();
+  t2.same([q.written, q.batch?.records, q.batch?.offset, q.batch?.buffer.length], [2, 3, 0, 300], 'two lines written, three to go, to the new sink');
+  t2.ok(q.advance(300));
+  t2.same([q.written, q.droppedTotal, q.queuedRecords], [5, 0, 0], 'every record written once');
+});
