@@ -42,7 +42,8 @@ function resolveCredentials(binding: ClientBinding, index: ObjectIndex): Credent
   const out: Credentials = {
     apiKeys: [],
     fingerprints: [...new Set((creds.certificates?.fingerprints ?? []).map(normalizeFingerprint))].sort(),
-    subjects: [...new Set((creds.certificates?.subjects ?? []).map(normalizeSubject))].sort(),
+    // Every subject parses: servableProblems refused the binding otherwise.
+    subjects: [...new Set((creds.certificates?.subjects ?? []).map((s) => normalizeSubject(s) ?? s))].sort(),
   };
   if (creds.apiKeys !== undefined) {
     const name = creds.apiKeys.secretRef.name;

@@ -2,6 +2,7 @@
 import { API_VERSION, validateObject, type ClientBinding, type Condition, type InquiryRoute, type ServiceProvider, type SchemaError } from '../api/v1alpha1/index.ts';
 import type { NamespaceObject, SecretObject } from './types.ts';
 import { idOf, byAge } from './util.ts';
+import { servableProblems } from './servable.ts';
 
 export interface InvalidObject {
   kind: 'ServiceProvider' | 'InquiryRoute' | 'ClientBinding';
@@ -70,7 +71,9 @@ export function indexObjects(objects: readonly unknown[], trustSchema: boolean):
     if (raw['apiVersion'] !== API_VERSION || typeof kind !== 'string' || !GOZARGAH_KINDS.has(kind)) continue;
     // Validation applies schema defaults in place; work on a copy so the caller's objects stay as they were.
     const obj = structuredClone(raw);
-    const errors = trustSchema ? [] : validateObject(obj);
+    const schemaErrors = trustSchema ? [] : validateObject(obj);
+    // Checked even when the schema is trusted: an older CRD may not refuse what the dataplane cannot serve.
+    const errors = schemaErrors.length > 0 ? schemaErrors : servableProblems(kind, obj);
     if (errors.length > 0) {
       index.invalid.push({ ...(obj as unknown as InvalidObject), errors });
       index.invalidIds.add(`${kind}/${idOf(obj['metadata'] as { name: string })}`);

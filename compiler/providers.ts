@@ -1,7 +1,7 @@
 // Stage 2: providers. A provider is accepted when its schema is; its references resolve when
 // the TLS Secrets it names exist and hold what they must.
 import { CREDENTIALS_HINT, type ServiceProvider } from '../api/v1alpha1/index.ts';
-import type { SnapshotProvider } from '../api/snapshot/index.ts';
+import { tlsProblem, type SnapshotProvider } from '../api/snapshot/index.ts';
 import type { ObjectIndex } from './index_objects.ts';
 import type { Refusal } from './types.ts';
 import { durationMs, generationOf, idOf, nsOf } from './util.ts';
@@ -53,6 +53,13 @@ function resolveTls(provider: ServiceProvider, index: ObjectIndex): TlsMaterial 
     }
     material.cert = cert;
     material.key = key;
+  }
+  // PEM that looks right but does not parse, or a key that is not the certificate's, would fail
+  // every connection to the agency: refused here, with the Secret named.
+  const problem = tlsProblem(material);
+  if (problem !== null) {
+    const names = [tls.caSecretRef?.name, tls.clientCertificateSecretRef?.name].filter((n) => n !== undefined).map((n) => `${ns}/${n}`);
+    return { reason: 'InvalidCertificate', message: `Upstream TLS from Secret ${names.join(' and ')} is unusable: ${problem}.` };
   }
   return material;
 }

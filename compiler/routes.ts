@@ -2,8 +2,7 @@
 // same method and path shape on one of its buses; references resolve when the provider exists
 // and resolved its own.
 import { templateShape, type InquiryRoute } from '../api/v1alpha1/index.ts';
-import { compileRouteSchema, newRouteSchemaAjv, type SnapshotRoute } from '../api/snapshot/index.ts';
-import type { Ajv } from 'ajv';
+import { compileRouteSchema, jsonProblem, type SnapshotRoute } from '../api/snapshot/index.ts';
 import type { ProviderResult } from './providers.ts';
 import type { Refusal } from './types.ts';
 import { durationMs, generationOf, idOf, nsOf } from './util.ts';
@@ -22,12 +21,13 @@ export interface RouteResult {
 }
 
 /** A route's request and response schemas must compile the way the dataplane will compile them. */
-function checkSchemas(route: InquiryRoute, ajv: Ajv): Refusal | null {
+function checkSchemas(route: InquiryRoute): Refusal | null {
   for (const field of ['requestSchema', 'responseSchema'] as const) {
     const schema = route.spec[field];
     if (schema === undefined) continue;
-    const compiled = compileRouteSchema(ajv, schema);
-    ajv.removeSchema(schema);
+    const notJson = jsonProblem(schema, `spec.${field}`);
+    if (notJson !== null) return { reason: 'InvalidSchema', message: `spec.${field} is not a usable JSON Schema: ${notJson}.` };
+    const compiled = compileRouteSchema(schema);
     if (typeof compiled === 'string') return { reason: 'InvalidSchema', message: `spec.${field} is not a usable JSON Schema: ${compiled}` };
   }
   return null;
@@ -94,10 +94,9 @@ export function processRoutes(
 ): Map<string, RouteResult> {
   const results = new Map<string, RouteResult>();
   const claims = new Map<string, string>();
-  const ajv = newRouteSchemaAjv();
   for (const route of routes) {
     const id = idOf(route.metadata);
-    const notAccepted = checkSchemas(route, ajv) ?? checkConflict(route, id, claims);
+    const notAccepted = checkSchemas(route) ?? checkConflict(route, id, claims);
     const unresolved = checkProvider(route, providers, invalidIds);
     const provider = providers.get(`${nsOf(route.metadata)}/${route.spec.providerRef.name}`);
     const entry = notAccepted === null && unresolved === null && provider !== undefined ? toEntry(route, id, provider) : null;

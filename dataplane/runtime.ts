@@ -2,10 +2,10 @@
 // everything a request needs, built once at load. Long-lived state (buckets, quotas, breakers,
 // connection pools) lives in RuntimeState and survives reloads.
 import { BlockList, isIPv4 } from 'node:net';
-import { normalizeSubject, templateParams } from '../api/v1alpha1/index.ts';
+import { templateParams } from '../api/v1alpha1/index.ts';
 import { Pool } from 'undici';
 import type { ValidateFunction } from 'ajv';
-import { compileRouteSchema, newRouteSchemaAjv, type Snapshot, type SnapshotBinding, type SnapshotProvider, type SnapshotRoute } from '../api/snapshot/index.ts';
+import { compileRouteSchema, type Snapshot, type SnapshotBinding, type SnapshotProvider, type SnapshotRoute } from '../api/snapshot/index.ts';
 import { CircuitBreaker, ProviderGuard, QuotaCounter, RetryBudget, TokenBucket } from './limits.ts';
 import { compileFieldPaths } from './privacy.ts';
 import { Router } from './router.ts';
@@ -188,14 +188,11 @@ function bindingContext(b: SnapshotBinding, state: RuntimeState, now: number, wa
   };
 }
 
-export { normalizeSubject };
-
 function compileValidators(snapshot: Snapshot): Map<string, ValidateFunction> {
-  const ajv = newRouteSchemaAjv();
   const validators = new Map<string, ValidateFunction>();
   for (const r of snapshot.routes) {
     if (r.requestSchema === null) continue;
-    const compiled = compileRouteSchema(ajv, r.requestSchema);
+    const compiled = compileRouteSchema(r.requestSchema);
     if (typeof compiled === 'string') throw new Error(`route ${r.id}: requestSchema does not compile: ${compiled}`);
     validators.set(r.id, compiled);
   }
@@ -228,7 +225,8 @@ export function buildRuntime(snapshot: Snapshot, generation: number, state: Runt
     const ctx = bindingContext(b, state, now, wall);
     for (const k of b.apiKeys) runtime.byKeyHash.set(k.sha256, ctx);
     for (const f of b.certFingerprints) runtime.byFingerprint.set(f, ctx);
-    for (const s of b.certSubjects) runtime.bySubject.set(normalizeSubject(s), ctx);
+    // checkSnapshot verified that each subject is in canonical form (api/v1alpha1/subject.ts).
+    for (const s of b.certSubjects) runtime.bySubject.set(s, ctx);
   }
   return runtime;
 }

@@ -2,6 +2,8 @@
 import { Ajv } from 'ajv';
 import { Snapshot, SNAPSHOT_API_VERSION } from './v1.ts';
 import { snapshotHash } from './hash.ts';
+import { cidrProblem, serverNameProblem, timestampProblem, tlsProblem, upstreamURLProblem } from './servable.ts';
+import { normalizeSubject } from '../v1alpha1/subject.ts';
 
 const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
 const validateSchema = ajv.compile<Snapshot>(Snapshot);
@@ -17,14 +19,45 @@ export function checkSnapshot(value: unknown): string[] {
   const expected = snapshotHash(snapshot);
   if (snapshot.hash !== expected) problems.push(`hash ${snapshot.hash} does not match the content (${expected})`);
   const providers = new Set(snapshot.providers.map((p) => p.id));
+  // What buildRuntime and the connections it opens need (api/snapshot/servable.ts).
+  for (const p of snapshot.providers) {
+    const url = upstreamURLProblem(p.url);
+    if (url !== null) problems.push(`provider ${p.id}: url ${url}`);
+    if (p.tls !== null) {
+      const tls = tlsProblem(p.tls);
+      if (tls !== null) problems.push(`provider ${p.id}: ${tls}`);
+      const sni = p.tls.serverName === null ? null : serverNameProblem(p.tls.serverName);
+      if (sni !== null) problems.push(`provider ${p.id}: serverName ${sni}`);
+    }
+  }
   const routes = new Set<string>();
   for (const r of snapshot.routes) {
     if (!providers.has(r.provider)) problems.push(`route ${r.id} names unknown provider ${r.provider}`);
     if (routes.has(r.id)) problems.push(`route ${r.id} appears twice`);
     routes.add(r.id);
   }
+  const credentials = new Map<string, string>();
+  const claim = (b: { id: string }, key: string): void => {
+    const owner = credentials.get(key);
+    if (owner !== undefined && owner !== b.id) problems.push(`binding ${b.id} holds ${key.split(':')[0]} credential of ${owner}`);
+    credentials.set(key, b.id);
+  };
   for (const b of snapshot.bindings) {
     for (const r of b.routes) if (!routes.has(r)) problems.push(`binding ${b.id} grants unknown route ${r}`);
+    for (const cidr of b.sourceCIDRs) {
+      const problem = cidrProblem(cidr);
+      if (problem !== null) problems.push(`binding ${b.id}: ${problem}`);
+    }
+    for (const time of [b.notBefore, b.notAfter]) {
+      const problem = time === null ? null : timestampProblem(time);
+      if (problem !== null) problems.push(`binding ${b.id}: ${problem}`);
+    }
+    for (const subject of b.certSubjects) {
+      if (normalizeSubject(subject) !== subject) problems.push(`binding ${b.id}: subject ${JSON.stringify(subject)} is not in canonical RFC 4514 form`);
+      claim(b, `subject:${subject}`);
+    }
+    for (const k of b.apiKeys) claim(b, `apikey:${k.sha256}`);
+    for (const f of b.certFingerprints) claim(b, `fingerprint:${f}`);
   }
   return problems;
 }

@@ -2,6 +2,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { BusName, Conditions, DNS_LABEL, describe, LabelSelector, LocalObjectReference, Name, Resource, Strict } from './common.ts';
 import { cel } from './cel.ts';
+import { cidrProblem, RFC3339 } from '../snapshot/servable.ts';
+
+/** An RFC 4514 attribute value: special characters escaped; no leading space or # (hex values are not supported). */
+const DN_VALUE = '([^,+"\\\\<>;\\x00 #]|\\\\([ "#+,;<=>\\\\]|[0-9A-Fa-f]{2}))([^,+"\\\\<>;\\x00]|\\\\([ "#+,;<=>\\\\]|[0-9A-Fa-f]{2}))*';
+const DN_ATTRIBUTE = `([A-Za-z][A-Za-z0-9-]*|[0-9]+(\\.[0-9]+)*) *= *${DN_VALUE}`;
+/** A distinguished name the RFC 4514 way, e.g. CN=snapp-dispatch,O=Snapp or CN=a\\,b+OU=x. */
+export const SUBJECT = `^ *${DN_ATTRIBUTE}( *[,+] *${DN_ATTRIBUTE})*$`;
 
 export const SHA256_FINGERPRINT = '^[A-Fa-f0-9]{2}(:?[A-Fa-f0-9]{2}){31}$';
 
@@ -17,7 +24,7 @@ export const Certificates = Strict({
     maxItems: 16,
     description: 'SHA-256 fingerprints of accepted client certificates (hex, colons optional).',
   })),
-  subjects: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), {
+  subjects: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 1024, pattern: SUBJECT }), {
     maxItems: 16,
     description: 'Accepted certificate subjects, e.g. CN=snapp-dispatch,O=Snapp (verified against the bus\'s client CA).',
   })),
@@ -87,8 +94,8 @@ export const Quota = Strict({
 
 export const Validity = Strict(
   {
-    notBefore: Type.Optional(Type.String({ format: 'date-time' })),
-    notAfter: Type.Optional(Type.String({ format: 'date-time' })),
+    notBefore: Type.Optional(Type.String({ format: 'date-time', pattern: RFC3339, maxLength: 64 })),
+    notAfter: Type.Optional(Type.String({ format: 'date-time', pattern: RFC3339, maxLength: 64 })),
   },
   {
     'x-kubernetes-validations': [
@@ -104,9 +111,16 @@ export const Validity = Strict(
 const CIDR = Type.String({
   maxLength: 64,
   pattern: '^([0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}|[0-9A-Fa-f:.]+/[0-9]{1,3})$',
+  'x-kubernetes-validations': [
+    cel<string>('isCIDR(self)', 'must be a CIDR such as 203.0.113.0/24 or 2001:db8::/32 (no leading zeros; prefix at most 32 for IPv4, 128 for IPv6)', (s) => cidrProblem(s) === null),
+  ],
 });
 
-export const ClientBindingSpec = Strict({
+/** Route entries with a selector cost a pass over every route at each compile: few per binding. */
+export const MAX_SELECTOR_ROUTES = 16;
+
+export const ClientBindingSpec = Strict(
+  {
   client: Strict({
     id: Type.String({ minLength: 1, maxLength: 63, pattern: DNS_LABEL, description: 'Stable id of the client organization, used in metering and reports.' }),
     displayName: Type.String({ minLength: 1, maxLength: 256 }),
@@ -118,7 +132,17 @@ export const ClientBindingSpec = Strict({
   quota: Type.Optional(Quota),
   sourceCIDRs: Type.Optional(Type.Array(CIDR, { maxItems: 64, description: 'Addresses the client may call from; any when unset.' })),
   validity: Type.Optional(Validity),
-});
+  },
+  {
+    'x-kubernetes-validations': [
+      cel<{ routes: { selector?: unknown }[] }>(
+        `self.routes.filter(r, has(r.selector)).size() <= ${MAX_SELECTOR_ROUTES}`,
+        `at most ${MAX_SELECTOR_ROUTES} route entries may use a selector (name routes one by one beyond that)`,
+        (s) => s.routes.filter((r) => r.selector !== undefined).length <= MAX_SELECTOR_ROUTES,
+      ),
+    ],
+  },
+);
 
 export const ClientBindingStatus = Strict({
   observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),

@@ -54,8 +54,9 @@ export const LabelSelectorRequirement = Strict({
   values: Type.Optional(Type.Array(Type.String({ maxLength: 63 }), { maxItems: 64 })),
 });
 
+/** Bounded so that matching one selector against every route stays a few lookups. */
 export const LabelSelector = Strict({
-  matchLabels: Type.Optional(StringMap),
+  matchLabels: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 63 }), { maxProperties: 16 })),
   matchExpressions: Type.Optional(Type.Array(LabelSelectorRequirement, { maxItems: 16 })),
 });
 export type LabelSelector = Static<typeof LabelSelector>;

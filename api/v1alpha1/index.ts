@@ -7,4 +7,4 @@ export * from './kinds.ts';
 export * from './pathtemplate.ts';
 export { validateObject, type SchemaError } from './validate.ts';
 export { generateCRDs, toStructural } from './crd.ts';
-export { normalizeSubject } from './subject.ts';
+export { normalizeSubject, parseSubject, subjectOf, subjectProblem, type SubjectAttribute } from './subject.ts';

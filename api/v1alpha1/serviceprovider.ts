@@ -2,12 +2,23 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Conditions, describe, Duration, Resource, SecretKeyReference, LocalObjectReference, Strict } from './common.ts';
 import { cel } from './cel.ts';
+import { SERVER_NAME } from '../snapshot/servable.ts';
+
+/** A port the dataplane can connect to: 0 to 65535, no leading zeros. */
+const PORT = '(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}|0)';
+const HOST = '([A-Za-z0-9_][-A-Za-z0-9_.]*|\\[[0-9A-Fa-f:.]+\\])';
+/**
+ * http(s)://host[:port][/path]: no user:password@, no query or fragment, no backslash, a port
+ * in range. The compiler also parses it the way the dataplane does (a numeric last label such
+ * as 1.2.3.999 is an invalid IPv4 address there) and reports Invalid when it does not parse.
+ */
+export const UPSTREAM_URL = `^https?://${HOST}(:${PORT})?(/[^?#\\s\\\\]*)?$`;
 
 export const UpstreamTLS = Strict(
   {
     caSecretRef: Type.Optional(describe(SecretKeyReference, 'Secret holding the CA bundle (PEM) that signs the agency\'s serving certificate; key defaults to ca.crt.')),
     clientCertificateSecretRef: Type.Optional(describe(LocalObjectReference, 'kubernetes.io/tls Secret (tls.crt, tls.key) the dataplane presents to the agency (mTLS).')),
-    serverName: Type.Optional(Type.String({ maxLength: 253, description: 'SNI and name to verify, when it differs from the URL host.' })),
+    serverName: Type.Optional(Type.String({ maxLength: 253, pattern: SERVER_NAME, description: 'SNI and name to verify, when it differs from the URL host.' })),
   },
   { description: 'How the dataplane verifies the agency and authenticates to it.' },
 );
@@ -31,8 +42,8 @@ export const ServiceProviderSpec = Strict(
     upstream: Strict({
       url: Type.String({
         maxLength: 2048,
-        pattern: '^https?://[^/?#\\s]+(/[^?#\\s]*)?$',
-        description: 'Base URL of the agency, e.g. https://api.sabtahval.internal/v2. Paths of routes are appended to it.',
+        pattern: UPSTREAM_URL,
+        description: 'Base URL of the agency, e.g. https://api.sabtahval.internal/v2. Paths of routes are appended to it. No user:password@: credentials belong in Secrets.',
       }),
       tls: Type.Optional(UpstreamTLS),
     }),

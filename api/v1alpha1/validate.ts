@@ -2,6 +2,7 @@
 // defaults the apiserver applies, and the CEL rules through their declared predicates.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { addFormats } from '../ajv-formats.ts';
+import { re2 } from '../re2.ts';
 import { predicateFor, type CelRule } from './cel.ts';
 import { KINDS } from './kinds.ts';
 
@@ -26,7 +27,8 @@ function ruleFails(check: (self: unknown) => boolean, data: unknown): boolean {
 }
 
 function newAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictTypes: false, verbose: true });
+  // RE2 for the schema's patterns: linear time whatever a manifest holds (the apiserver uses RE2 too).
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, strictTypes: false, verbose: true, code: { regExp: re2 } });
   addFormats(ajv, ['date-time', 'uri']);
   ajv.addKeyword({ keyword: 'x-kubernetes-list-type', schemaType: 'string' });
   ajv.addKeyword({ keyword: 'x-kubernetes-list-map-keys', schemaType: 'array' });
