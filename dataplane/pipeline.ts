@@ -370,7 +370,7 @@ export class Pipeline {
       return this.#refuse(ex, problem(Errors.responseTooLarge, `The agency's answer for ${route.id} exceeds ${MAX_FILTERED_BYTES} bytes, the most the bus filters; it is withheld because privacy rules apply.`));
     }
     route.provider.breaker.failure(performance.now());
-    if (err instanceof DeadlineError) return this.#refuse(ex, problem(Errors.upstreamTimeout, `The agency behind ${route.id} did not finish its answer within ${route.timeoutMs} ms.`));
+    if (isTimeout(err)) return this.#refuse(ex, problem(Errors.upstreamTimeout, `The agency behind ${route.id} did not finish its answer within ${route.timeoutMs} ms.`));
     return this.#refuse(ex, problem(Errors.upstreamBroken, `The agency behind ${route.id} broke off its answer (${(err as { code?: string }).code ?? err.message}).`));
   }
 
@@ -480,7 +480,7 @@ class Relay implements BodySink {
     if (err instanceof ClientGoneError) this.#pipeline.end(ex, 499, CLIENT_GONE);
     else {
       route.provider.breaker.failure(performance.now());
-      if (err instanceof DeadlineError) this.#pipeline.end(ex, Errors.upstreamTimeout.status, Errors.upstreamTimeout.code);
+      if (isTimeout(err)) this.#pipeline.end(ex, Errors.upstreamTimeout.status, Errors.upstreamTimeout.code);
       else this.#pipeline.end(ex, Errors.upstreamBroken.status, Errors.upstreamBroken.code);
     }
     this.#done();
@@ -488,6 +488,9 @@ class Relay implements BodySink {
 }
 
 const outcomeOf = (status: number): string => (status >= 500 ? 'upstream_error' : 'ok');
+
+/** The answer stalled: the route's deadline passed, or undici saw no byte for the per-try timeout. */
+const isTimeout = (err: Error): boolean => err instanceof DeadlineError || (err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT';
 
 /** Replaces the client's Accept-Encoding with identity in the flat header list undici takes. */
 function askForIdentityEncoding(headers: string[]): void {
