@@ -129,7 +129,7 @@ t.test('one Deployment, Service and PodDisruptionBudget per bus; an HPA where as
   t2.ok(find(objs, 'HorizontalPodAutoscaler', 'gozargah-dataplane-public'));
   t2.notOk(find(objs, 'HorizontalPodAutoscaler', 'gozargah-dataplane-internal'));
   const args: string[] = internal['spec']['template']['spec']['containers'][0]['args'];
-  t2.match(args.join(' '), /^dataplane\/main\.ts --namespace \$\(POD_NAMESPACE\) --bus internal --replica \$\(POD_NAME\) --listen 0\.0\.0\.0:8080 --admin-listen 0\.0\.0\.0:9090 --grace 25 --cache-dir \/var\/cache\/gozargah --tls-cert \/etc\/gozargah\/tls\/tls\.crt --tls-key \/etc\/gozargah\/tls\/tls\.key --client-ca \/etc\/gozargah\/client-ca\/ca\.crt$/);
+  t2.match(args.join(' '), /^dataplane\/main\.ts --namespace \$\(POD_NAMESPACE\) --bus internal --replica \$\(POD_NAME\) --listen 0\.0\.0\.0:8080 --admin-listen 0\.0\.0\.0:9090 --grace 25 --audit-unavailable serve --audit-queue-bytes 16Mi --cache-dir \/var\/cache\/gozargah --tls-cert \/etc\/gozargah\/tls\/tls\.crt --tls-key \/etc\/gozargah\/tls\/tls\.key --client-ca \/etc\/gozargah\/client-ca\/ca\.crt$/);
   t2.equal(internal['spec']['template']['spec']['terminationGracePeriodSeconds'], 35, 'above preStop sleep + drain');
   const svc = find(objs, 'Service', 'gozargah-dataplane-public') as Obj;
   t2.equal(svc['spec']['type'], 'LoadBalancer');
@@ -229,6 +229,7 @@ const refused: [string, string[], RegExp][] = [
   ['a typo inside a bus', ['--set', 'buses[0].name=x', '--set', 'buses[0].replica=3'], /at '\/buses\/0': additional properties 'replica' not allowed/],
   ['a number given as text', ['--set-string', 'operator.replicas=two'], /at '\/operator\/replicas': got string, want integer/],
   ['zero operator replicas', ['--set', 'operator.replicas=0'], /at '\/operator\/replicas': minimum: got 0, want 1/],
+  ['an audit mode that does not exist', ['--set', 'dataplane.audit.unavailable=drop'], /at '\/dataplane\/audit\/unavailable': value must be one of 'serve', 'refuse'/],
   ['a bus name that is not a DNS label', ['--set', 'buses[0].name=Public_Bus'], /at '\/buses\/0\/name': 'Public_Bus' does not match pattern/],
   ['a Service type that does not exist', ['--set', 'buses[0].name=x', '--set', 'buses[0].service.type=Ingress'], /at '\/buses\/0\/service\/type': value must be one of 'ClusterIP', 'NodePort', 'LoadBalancer'/],
   ['a client CA without TLS', ['--set', 'buses[0].name=x', '--set', 'buses[0].clientCA.secretName=ca'], /buses\[x\]: clientCA.secretName needs tls.secretName/],
