@@ -4,17 +4,44 @@
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /**
- * Request headers never forwarded: hop-by-hop, the client's credential, and what the bus sets
- * itself. Expect is answered by the bus (the body is already read when the agency is called),
- * and undici refuses to send it.
+ * What a client may claim about where a request came from. The bus is where the request enters:
+ * it vouches only for the address of the connection it accepted, so every one of these is dropped
+ * and the agency receives X-Forwarded-For set by the bus alone (see upstreamHeaders).
  */
-const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'host', 'content-length', 'expect', 'x-api-key', 'x-request-id', 'x-forwarded-for']);
+const CLIENT_ORIGIN_CLAIMS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'x-original-forwarded-for',
+  'x-real-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-originating-ip',
+];
+
+/**
+ * Request headers never forwarded: hop-by-hop, the client's credential, what the bus sets itself,
+ * and the client's claims about its origin. Expect is answered by the bus (the body is already
+ * read when the agency is called), and undici refuses to send it.
+ */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, ...CLIENT_ORIGIN_CLAIMS, 'host', 'content-length', 'expect', 'x-api-key', 'x-request-id']);
+
+/** The bus's own header prefix: only the bus sets these, toward the agency and toward the client. */
+const BUS_PREFIX = 'x-gozargah-';
 
 export interface Identity {
   client: string;
   binding: string;
   route: string;
   requestId: string;
+  /** the peer address of the client's connection, as the socket reports it */
   clientAddress: string;
 }
 
@@ -25,11 +52,19 @@ function connectionTokens(value: string | undefined): Set<string> | null {
   return new Set(value.split(',').map((t) => t.trim().toLowerCase()));
 }
 
+/** An IPv4 client on a dual-stack socket reads ::ffff:192.0.2.1; the agency gets 192.0.2.1. */
+export function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
 /**
  * The upstream request's headers, as the flat [name, value, ...] list undici takes. Every
- * x-gozargah-* header from the client is dropped: only the bus says who is calling.
+ * x-gozargah-* header from the client is dropped: only the bus says who is calling. So are
+ * Forwarded, X-Forwarded-*, X-Real-IP and their kin: X-Forwarded-For is set to the one address the
+ * bus saw, never appended to the client's claim, so an agency reading its first entry (as most
+ * frameworks do) reads the truth.
  */
-export function upstreamHeaders(raw: readonly string[], identity: Identity, bodyLength: number, forwardedFor: string | undefined): string[] {
+export function upstreamHeaders(raw: readonly string[], identity: Identity, bodyLength: number): string[] {
   const out: string[] = [];
   let named: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
@@ -38,7 +73,7 @@ export function upstreamHeaders(raw: readonly string[], identity: Identity, body
   }
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
-    if (NOT_FORWARDED.has(name) || name.startsWith('x-gozargah-') || (named !== null && named.has(name))) continue;
+    if (NOT_FORWARDED.has(name) || name.startsWith(BUS_PREFIX) || (named !== null && named.has(name))) continue;
     out.push(name, raw[i + 1] as string);
   }
   out.push(
@@ -46,13 +81,17 @@ export function upstreamHeaders(raw: readonly string[], identity: Identity, body
     'x-gozargah-binding', identity.binding,
     'x-gozargah-route', identity.route,
     'x-request-id', identity.requestId,
-    'x-forwarded-for', forwardedFor === undefined ? identity.clientAddress : `${forwardedFor}, ${identity.clientAddress}`,
+    'x-forwarded-for', plainAddress(identity.clientAddress),
   );
   if (bodyLength > 0) out.push('content-length', String(bodyLength));
   return out;
 }
 
-/** The agency's response headers minus hop-by-hop fields (and content-length when the body changes). */
+/**
+ * The agency's response headers minus hop-by-hop fields (and content-length when the body
+ * changes), and minus every x-gozargah-* header: x-gozargah-error must only ever mean that the
+ * bus refused, so an agency can never make its answer pass for the bus's.
+ */
 export function downstreamHeaders(headers: Record<string, string | string[] | undefined>, dropLength: boolean): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const named = connectionTokens(typeof headers['connection'] === 'string' ? headers['connection'] : undefined);
@@ -60,6 +99,8 @@ export function downstreamHeaders(headers: Record<string, string | string[] | un
     const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || (named !== null && named.has(name))) continue;
     if (dropLength && name === 'content-length') continue;
+    // Names arrive lower-cased from undici; the check does not rely on it.
+    if (name.length >= BUS_PREFIX.length && name.slice(0, BUS_PREFIX.length).toLowerCase() === BUS_PREFIX) continue;
     out[name] = value;
   }
   return out;

@@ -15,6 +15,7 @@ import { CLIENT_GONE, Errors, problem, sendProblem, type Problem } from './error
 import { forward, upstreamPath, type UpstreamAnswer } from './forward.ts';
 import { Cancellation, ClientGoneError, DeadlineError, TooLargeError, type BodySink } from './upstream.ts';
 import { downstreamHeaders, upstreamHeaders, wellFormedRequestId } from './headers.ts';
+import { jsonBodyProblem, jsonText } from './json-body.ts';
 import type { Metering, Transaction } from './metering.ts';
 import { decodeForFilter, filterAnswer, MAX_FILTERED_BYTES } from './privacy-relay.ts';
 import { pathProblem, splitPath } from './router.ts';
@@ -68,7 +69,7 @@ function matchRoute(req: IncomingMessage, runtime: Runtime): Matched | Problem {
   if (match === null) return problem(Errors.routeNotFound, `No inquiry is published at ${rawPath} on this bus.`);
   const route = match.methods.get(req.method ?? 'GET');
   if (route === undefined) return problem(Errors.methodNotAllowed, `This inquiry accepts ${match.allow}.`, { allow: match.allow });
-  if (query.length > 0 && credentialsInQuery(query)) {
+  if (query.length > 0 && credentialsInQuery(query, runtime.byKeyHash)) {
     return problem(Errors.credentialsInQuery, 'Query strings end up in logs; send the API key in the x-api-key header.');
   }
   return { route, params, query };
@@ -108,10 +109,17 @@ function clientLimits(ex: Exchange, binding: BindingContext, mono: number, wall:
 function validateBody(route: RouteContext, body: Buffer | null): Problem | null {
   if (route.validate === null) return null;
   let document: unknown;
-  try {
-    document = body === null ? undefined : JSON.parse(body.toString('utf8'));
-  } catch {
-    return problem(Errors.requestInvalid, 'The body is not valid JSON.', null, { errors: [{ path: '', message: 'not JSON' }] });
+  if (body !== null) {
+    // Refused before parsing: what the schema would check differently from the agency's parser.
+    const text = jsonText(body);
+    if (text === null) return problem(Errors.requestInvalid, 'The body is not valid UTF-8.', null, { errors: [{ path: '', message: 'not UTF-8' }] });
+    const ambiguous = jsonBodyProblem(text);
+    if (ambiguous !== null) return problem(Errors.requestInvalid, ambiguous.message, null, { errors: [{ path: ambiguous.path, message: ambiguous.message }] });
+    try {
+      document = JSON.parse(text);
+    } catch {
+      return problem(Errors.requestInvalid, 'The body is not valid JSON.', null, { errors: [{ path: '', message: 'not JSON' }] });
+    }
   }
   if (document === undefined) return problem(Errors.requestInvalid, 'This inquiry needs a JSON body.', null, { errors: [{ path: '', message: 'missing body' }] });
   if (route.validate(document)) return null;
@@ -303,7 +311,6 @@ export class Pipeline {
       req.rawHeaders,
       { client: binding.clientId, binding: binding.id, route: route.id, requestId: tx.requestId, clientAddress: req.socket.remoteAddress ?? '' },
       tx.requestBytes,
-      typeof req.headers['x-forwarded-for'] === 'string' ? req.headers['x-forwarded-for'] : undefined,
     );
     // An encoded answer cannot be filtered: ask for it plain.
     if (route.dropFields.length > 0) askForIdentityEncoding(headers);
