@@ -70,6 +70,13 @@ function validate(paths: string[]): number {
     ];
   });
   process.stdout.write(`${renderTable(['KIND', 'NAMESPACE/NAME', 'FILE', 'ACCEPTED', 'RESOLVEDREFS', 'REASON'], rows)}\n`);
+  // Accepted, but likely a mistake: the compiler says so in the Accepted message.
+  for (const s of statuses) {
+    for (const warning of (condition(s, 'Accepted')?.message ?? '').split(' Warning: ').slice(1)) {
+      process.stdout.write(`\nwarning: ${s.kind} ${s.metadata.namespace}/${s.metadata.name}: ${warning}`);
+    }
+  }
+  if (statuses.some((s) => condition(s, 'Accepted')?.message.includes(' Warning: ') === true)) process.stdout.write('\n');
   const bad = statuses.filter((s) => !fullyAccepted(s)).length;
   if (bad > 0 || problems.length > 0) {
     process.stdout.write(`\n${bad} of ${statuses.length} objects not accepted${problems.length > 0 ? `, ${problems.length} unreadable document(s)` : ''}.\n`);

@@ -104,7 +104,7 @@ export function compile(input: CompileInput): CompileOutput {
   for (const r of routes.values()) {
     const buses = [...r.route.spec.buses].sort(compareStrings);
     const conditions = [
-      r.notAccepted === null ? ok('Accepted', 'Accepted', 'The route is valid and its path is its own.') : fail('Accepted', r.notAccepted.reason, r.notAccepted.message),
+      r.notAccepted === null ? ok('Accepted', 'Accepted', ['The route is valid and its path is its own.', ...r.warnings.map((w) => `Warning: ${w}`)].join(' ')) : fail('Accepted', r.notAccepted.reason, r.notAccepted.message),
       r.unresolved === null ? ok('ResolvedRefs', 'ResolvedRefs', 'The provider exists and is usable.') : fail('ResolvedRefs', r.unresolved.reason, r.unresolved.message),
       r.entry === null
         ? fail('Programmed', 'Invalid', 'Not programmed: see Accepted and ResolvedRefs.')

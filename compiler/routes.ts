@@ -6,6 +6,7 @@ import { compileRouteSchema, jsonProblem, type SnapshotRoute } from '../api/snap
 import type { ProviderResult } from './providers.ts';
 import type { Refusal } from './types.ts';
 import { durationMs, generationOf, idOf, nsOf } from './util.ts';
+import { neverLogOf } from './never-log.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 65_536;
 
@@ -18,6 +19,8 @@ export interface RouteResult {
   unresolved: Refusal | null;
   /** set when both are null */
   entry: SnapshotRoute | null;
+  /** sentences for an Accepted=True condition: what is valid but likely a mistake */
+  warnings: string[];
 }
 
 /** A route's request and response schemas must compile the way the dataplane will compile them. */
@@ -82,7 +85,7 @@ function toEntry(route: InquiryRoute, id: string, provider: ProviderResult): Sna
     requestSchema: spec.requestSchema ?? null,
     responseSchema: spec.responseSchema ?? null,
     dropResponseFields: [...(spec.privacy?.dropResponseFields ?? [])],
-    neverLog: [...(spec.privacy?.neverLog ?? [])],
+    neverLog: neverLogOf(spec).neverLog,
   };
 }
 
@@ -100,7 +103,7 @@ export function processRoutes(
     const unresolved = checkProvider(route, providers, invalidIds);
     const provider = providers.get(`${nsOf(route.metadata)}/${route.spec.providerRef.name}`);
     const entry = notAccepted === null && unresolved === null && provider !== undefined ? toEntry(route, id, provider) : null;
-    results.set(id, { route, id, notAccepted, unresolved, entry });
+    results.set(id, { route, id, notAccepted, unresolved, entry, warnings: neverLogOf(route.spec).warnings });
   }
   return results;
 }

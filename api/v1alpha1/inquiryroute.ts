@@ -38,7 +38,11 @@ export const Retries = Strict({
 
 export const Privacy = Strict({
   dropResponseFields: Type.Optional(Type.Array(FieldPath, { maxItems: 64, description: 'Response fields removed before the client sees them.' })),
-  neverLog: Type.Optional(Type.Array(FieldPath, { maxItems: 64, description: 'Request or response fields that never reach an audit record or log.' })),
+  neverLog: Type.Optional(Type.Array(FieldPath, {
+    maxItems: 64,
+    description: 'Path parameters (nationalId) and request body fields (person.nationalId, items.*.id) that never reach a log or audit record. An entry that names neither a path parameter nor a property of requestSchema is reported in the Accepted condition. Response fields are removed with dropResponseFields.',
+  })),
+  sensitive: Type.Optional(Type.Boolean({ description: 'Every path parameter of this route is personal data: none ever reaches a log or audit record, as if each were listed in neverLog.' })),
 });
 
 export const NamespaceAccess = Strict(
