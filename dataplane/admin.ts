@@ -31,6 +31,8 @@ export function redactUrl(url: string): string {
   } catch {
     return '[redacted: not a URL]';
   }
+  // Nothing to hide: shown as the provider wrote it (new URL would add a trailing slash).
+  if (parsed.username === '' && parsed.password === '' && parsed.search === '' && parsed.hash === '') return url;
   if (parsed.username !== '' || parsed.password !== '') {
     parsed.username = 'redacted';
     parsed.password = '';

@@ -336,12 +336,29 @@ export class Pipeline {
     }
   }
 
-  /** Streams the agency's answer unchanged (minus hop-by-hop headers); resolves when it has ended. */
+  /**
+   * Streams the agency's answer unchanged (minus hop-by-hop headers); resolves when it has ended.
+   * The head goes out with the first byte of the body, so an answer that breaks before any byte
+   * can still be answered with a problem instead of a cut connection.
+   */
   #relay(ex: Exchange, answer: UpstreamAnswer): Promise<void> {
-    const headers = downstreamHeaders(answer.headers, false);
+    // A 204 or 304 never has a body; a Content-Length on it only trips clients that hold it to one.
+    const headers = downstreamHeaders(answer.headers, answer.status === 204 || answer.status === 304);
     headers['x-request-id'] = ex.tx.requestId;
-    ex.res.writeHead(answer.status, headers);
-    return new Promise((resolve) => answer.body.pipeTo(new Relay(ex, answer, this, resolve)));
+    return new Promise((resolve) => answer.body.pipeTo(new Relay(ex, answer, headers, this, resolve)));
+  }
+
+  /** For Relay: the answer broke off; `started` says whether any of it reached the client. */
+  relayBroken(ex: Exchange, err: Error, started: boolean): void {
+    const route = ex.route as RouteContext;
+    if (!started) return this.#answerBroken(ex, route, err);
+    // Part of the answer is out: the client's response is cut, so it cannot take a partial
+    // answer for a whole one, and the record says whose failure it was.
+    ex.res.destroy();
+    if (err instanceof ClientGoneError) return this.#finish(ex, 499, CLIENT_GONE);
+    route.provider.breaker.failure(performance.now());
+    const kind = isTimeout(err) ? Errors.upstreamTimeout : Errors.upstreamBroken;
+    this.#finish(ex, kind.status, kind.code);
   }
 
   /**
@@ -353,7 +370,8 @@ export class Pipeline {
     try {
       raw = await answer.body.collect(MAX_FILTERED_BYTES);
     } catch (err) {
-      return this.#answerBroken(ex, route, err as Error);
+      if (!bodiless(answer.status, err as Error)) return this.#answerBroken(ex, route, err as Error);
+      raw = Buffer.alloc(0);
     }
     const decoded = decodeForFilter(raw, answer.headers['content-encoding']);
     if (typeof decoded === 'string') return this.#withhold(ex, answer, `The agency's answer for ${route.id} ${decoded}; it is withheld because privacy rules apply.`);
@@ -448,18 +466,27 @@ class AnswerDeadline implements Expiring {
 class Relay implements BodySink {
   #ex: Exchange;
   #answer: UpstreamAnswer;
+  #headers: Record<string, string | string[]>;
   #pipeline: Pipeline;
   #done: () => void;
+  #started = false;
   #bytes = 0;
 
-  constructor(ex: Exchange, answer: UpstreamAnswer, pipeline: Pipeline, done: () => void) {
+  constructor(ex: Exchange, answer: UpstreamAnswer, headers: Record<string, string | string[]>, pipeline: Pipeline, done: () => void) {
     this.#ex = ex;
     this.#answer = answer;
+    this.#headers = headers;
     this.#pipeline = pipeline;
     this.#done = done;
   }
 
+  #start(): void {
+    this.#started = true;
+    this.#ex.res.writeHead(this.#answer.status, this.#headers);
+  }
+
   data(chunk: Buffer): boolean {
+    if (!this.#started) this.#start();
     this.#bytes += chunk.length;
     if (this.#ex.res.write(chunk)) return true;
     this.#ex.res.once('drain', () => this.#answer.body.resume());
@@ -467,6 +494,7 @@ class Relay implements BodySink {
   }
 
   end(): void {
+    if (!this.#started) this.#start();
     this.#ex.res.end();
     this.#ex.tx.responseBytes = this.#bytes;
     const status = this.#answer.status;
@@ -475,24 +503,17 @@ class Relay implements BodySink {
     this.#done();
   }
 
-  /**
-   * The answer broke off after its head was sent: the client's response is cut (so it cannot
-   * take a partial answer for a whole one) and the record says whose failure it was.
-   */
   error(err: Error): void {
-    const ex = this.#ex;
-    ex.res.destroy();
-    ex.tx.responseBytes = this.#bytes;
-    const route = ex.route as RouteContext;
-    if (err instanceof ClientGoneError) this.#pipeline.end(ex, 499, CLIENT_GONE);
-    else {
-      route.provider.breaker.failure(performance.now());
-      if (isTimeout(err)) this.#pipeline.end(ex, Errors.upstreamTimeout.status, Errors.upstreamTimeout.code);
-      else this.#pipeline.end(ex, Errors.upstreamBroken.status, Errors.upstreamBroken.code);
-    }
+    // undici holds a 204 or 304 to its Content-Length, which RFC 9110 (8.6) lets such an answer carry without a body.
+    if (this.#bytes === 0 && bodiless(this.#answer.status, err)) return this.end();
+    this.#ex.tx.responseBytes = this.#bytes;
+    this.#pipeline.relayBroken(this.#ex, err, this.#started);
     this.#done();
   }
 }
+
+/** An answer that never has a body, whose declared Content-Length undici took for a promise of one. */
+const bodiless = (status: number, err: Error): boolean => (status === 204 || status === 304) && (err as { code?: string }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH';
 
 const outcomeOf = (status: number): string => (status >= 500 ? 'upstream_error' : 'ok');
 
