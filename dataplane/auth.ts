@@ -69,7 +69,8 @@ const KEY_CANDIDATE_MAX = 1024;
  *
  * The query is read the way the most lenient server would: percent-encoding is undone until
  * nothing changes (so api%255Fkey is api_key), encoded separators split parameters, and '&',
- * ';' and '?' all separate them. Each name is then normalized (see normalizedName) so that
+ * ';', '?' and '#' (a fragment has no place in a request, and an agency may log it) all separate
+ * them. Each name is then normalized (see normalizedName) so that
  * spelling, case and punctuation never matter. Linear in the query's length; a query with no
  * '%' is not copied.
  */
@@ -78,7 +79,7 @@ export function credentialsInQuery(query: string, knownKeyHashes?: ReadonlyMap<s
   let start = 0;
   for (let i = 0; i <= text.length; i++) {
     const c = i < text.length ? text.charCodeAt(i) : 0x26;
-    if (c !== 0x26 /* & */ && c !== 0x3b /* ; */ && c !== 0x3f /* ? */) continue;
+    if (c !== 0x26 /* & */ && c !== 0x3b /* ; */ && c !== 0x3f /* ? */ && c !== 0x23 /* # */) continue;
     if (i > start && credentialParameter(text, start, i, knownKeyHashes)) return true;
     start = i + 1;
   }

@@ -33,6 +33,9 @@ const CLIENT_ORIGIN_CLAIMS = [
  */
 const NOT_FORWARDED = new Set([...HOP_BY_HOP, ...CLIENT_ORIGIN_CLAIMS, 'host', 'content-length', 'expect', 'x-api-key', 'x-request-id']);
 
+/** An API key is at least this long (the compiler refuses shorter ones). */
+const MIN_KEY_LENGTH = 16;
+
 /** The bus's own header prefix: only the bus sets these, toward the agency and toward the client. */
 const BUS_PREFIX = 'x-gozargah-';
 
@@ -62,19 +65,24 @@ export function plainAddress(address: string): string {
  * x-gozargah-* header from the client is dropped: only the bus says who is calling. So are
  * Forwarded, X-Forwarded-*, X-Real-IP and their kin: X-Forwarded-For is set to the one address the
  * bus saw, never appended to the client's claim, so an agency reading its first entry (as most
- * frameworks do) reads the truth.
+ * frameworks do) reads the truth. A header that carries the client's API key under another name
+ * is dropped too (see carriesKey).
  */
 export function upstreamHeaders(raw: readonly string[], identity: Identity, bodyLength: number): string[] {
   const out: string[] = [];
   let named: Set<string> | null = null;
+  let key: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
     if (name === 'connection') named = connectionTokens(raw[i + 1]);
+    else if (name === 'x-api-key') key = raw[i + 1] as string;
   }
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
     if (NOT_FORWARDED.has(name) || name.startsWith(BUS_PREFIX) || (named !== null && named.has(name))) continue;
-    out.push(name, raw[i + 1] as string);
+    const value = raw[i + 1] as string;
+    if (key !== null && carriesKey(name, value, key)) continue;
+    out.push(name, value);
   }
   out.push(
     'x-gozargah-client', identity.client,
@@ -85,6 +93,25 @@ export function upstreamHeaders(raw: readonly string[], identity: Identity, body
   );
   if (bodyLength > 0) out.push('content-length', String(bodyLength));
   return out;
+}
+
+/**
+ * Whether a header also carries the client's API key (Authorization: Bearer KEY, Basic with the
+ * key as user or password, a cookie, a header of the client's own): such a header is dropped
+ * whole, so the bus's credential never reaches the agency (and its logs) by another name.
+ */
+function carriesKey(name: string, value: string, key: string): boolean {
+  if (key.length < MIN_KEY_LENGTH) return false;
+  if (value.includes(key)) return true;
+  if (value.includes('%')) {
+    try {
+      if (decodeURIComponent(value).includes(key)) return true;
+    } catch {
+      // not percent-encoded UTF-8: the raw value was checked
+    }
+  }
+  if (name === 'authorization' && /^basic\s/i.test(value)) return Buffer.from(value.slice(6).trim(), 'base64').toString('latin1').includes(key);
+  return false;
 }
 
 /**

@@ -10,7 +10,9 @@
 //      a binding restricted by sourceCIDRs to a client calling from elsewhere;
 //   4. a JSON body with a key twice (exactly, through escapes, or in another case), nested too
 //      deep or not UTF-8 is refused with 400 request_invalid before the schema, and never reaches
-//      the agency; a valid body reaches it byte for byte.
+//      the agency; a valid body reaches it byte for byte;
+//   5. a header that carries the client's API key under another name (Authorization: Bearer,
+//      Basic, a cookie) never reaches the agency.
 // Every test ends by checking that the dataplane still serves.
 import t, { type Test } from 'tap';
 import { connect } from 'node:net';
@@ -172,6 +174,8 @@ const CREDENTIAL_QUERIES = [
   `?${KEY}`,
   `?q=${encodeURIComponent(encodeURIComponent(KEY))}`,
   `?a=1;note=${ELSEWHERE_KEY}`,
+  '?x=1#api_key=x',
+  `?x=1#${KEY}`,
 ];
 
 const INNOCENT_QUERIES = ['?asOf=2026-01-01&lang=fa', '?q=api', '?monkey=1', '?key=postal', '?tokens_left=3', '?q=100%25', '?q=%E2%9C%93', '?next=%2Fp%2F1', '?%zz=1', '?a=b=c'];
@@ -288,5 +292,26 @@ t.test('4. a JSON body with a key twice is refused before the schema, and never 
   t2.equal(ok.status, 200, 'a valid body is served');
   t2.equal(agency.seen.at(-1)?.body, valid, 'and reaches the agency byte for byte');
   refusedBy(t2, await post('{"nationalId":"evil"}'), 400, 'request_invalid', 'the schema still applies');
+  await stillServing(t2);
+});
+
+t.test('5. the client\'s API key never reaches the agency under another header', async (t2) => {
+  const carriers = [
+    `Authorization: Bearer ${KEY}\r\n`,
+    `authorization: Basic ${Buffer.from(`snapp:${KEY}`).toString('base64')}\r\n`,
+    `Cookie: session=1; k=${KEY}\r\n`,
+    `X-Client-Key: ${KEY}\r\n`,
+    `X-Note: ${encodeURIComponent(`key=${KEY}`)}\r\n`,
+  ];
+  for (const carrier of carriers) {
+    const a = await get('/echo/v1/1', KEY, `${carrier}x-trace: kept\r\n`);
+    t2.equal(a.status, 200, `${carrier.trim()}: served`);
+    const seen = agency.seen.at(-1);
+    t2.notOk(JSON.stringify(seen?.headers).includes(KEY), `${carrier.trim()}: the key is in no header the agency received`);
+    t2.equal(seen?.headers['x-trace'], 'kept', 'the other headers pass');
+  }
+  const own = await get('/echo/v1/1', KEY, 'Authorization: Bearer the-agency-own-token\r\n');
+  t2.equal(own.status, 200);
+  t2.equal(agency.seen.at(-1)?.headers['authorization'], 'Bearer the-agency-own-token', 'an Authorization header without the key passes');
   await stillServing(t2);
 });

@@ -55,3 +55,20 @@ t.test('downstream: the agency\'s x-gozargah-* headers and hop-by-hop fields are
   t2.same(out, { 'content-type': 'application/json', 'content-length': '2', 'x-gozargah': 'no dash after: not the bus\'s prefix, passes', 'retry-after': '5', 'set-cookie': ['a=1', 'b=2'] });
   t2.same(downstreamHeaders({ 'content-length': '2', 'x-a': '1' }, true), { 'x-a': '1' }, 'content-length dropped when the body changes');
 });
+
+t.test('upstream: a header that carries the client\'s API key under another name is dropped whole', async (t2) => {
+  const key = 'client-key-0123456789abcdef';
+  const raw = [
+    'x-api-key', key,
+    'Authorization', `Bearer ${key}`,
+    'authorization', `Basic ${Buffer.from(`user:${key}`).toString('base64')}`,
+    'Cookie', `session=1; k=${encodeURIComponent(`${key}/`)}`,
+    'X-Client-Key', key,
+    'X-Trace', 'abc',
+    'Authorization', 'Bearer some-other-token-of-the-agency',
+  ];
+  t2.same(pairs(upstreamHeaders(raw, IDENTITY, 0)).slice(0, 2), [
+    ['x-trace', 'abc'],
+    ['authorization', 'Bearer some-other-token-of-the-agency'],
+  ]);
+});

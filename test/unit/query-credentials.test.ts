@@ -47,6 +47,7 @@ const CREDENTIAL_QUERIES: readonly string[] = [
   '?%EF%BD%81%EF%BD%90%EF%BD%89%EF%BD%8B%EF%BD%85%EF%BD%99=x', // fullwidth "apikey"
   '?api_%E2%84%AAey=x', // KELVIN SIGN for k
   '?&&;;api_key=x',
+  '?x=1#api_key=x',
 ];
 
 /** Queries a client may send: none names a credential. */
@@ -79,6 +80,7 @@ t.test('a known API key is refused under any name, as a value or bare', async (t
   const known = new Map([[hash('sha256', KEY, 'hex'), {}]]);
   t2.equal(credentialsInQuery(`?k=${KEY}`, known), true, 'as the value of an innocent name');
   t2.equal(credentialsInQuery(`?${KEY}`, known), true, 'as a bare parameter');
+  t2.equal(credentialsInQuery(`?x=1#${KEY}`, known), true, 'as a fragment');
   t2.equal(credentialsInQuery(`?a=1;q=${encodeURIComponent(encodeURIComponent(KEY))}`, known), true, 'double-encoded after ;');
   t2.equal(credentialsInQuery(`?k=${KEY}`, new Map()), false, 'no keys known: only names count');
   t2.equal(credentialsInQuery('?k=another-value-of-25-chars', known), false, 'a value that is not a key passes');
