@@ -31,12 +31,76 @@ export function isKnownKind(obj: Record<string, unknown>): boolean {
   return KNOWN_KINDS.has(`${String(obj['apiVersion'])} ${String(obj['kind'])}`);
 }
 
-/** Parses every document of every file; a `List` (kubectl get -o yaml) is unpacked. */
+/**
+ * Deeper than any manifest needs (a JSON Schema in a route included): the YAML parser recurses
+ * per level, and 100,000 levels would block for seconds before overflowing the stack.
+ */
+export const MAX_NESTING = 256;
+
+/**
+ * The deepest nesting a text may reach, estimated without parsing: flow brackets outside quoted
+ * scalars and comments, and block indentation plus `- ` and `? ` markers at the start of a line. It may
+ * count too high, never too low by much; it is only compared with MAX_NESTING.
+ */
+export function nestingDepth(text: string): number {
+  let max = 0;
+  let flow = 0;
+  let quote = '';
+  let lineStart = true;
+  let indent = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (quote !== '') {
+      if (c === 92 /* \ */ && quote === '"') i++;
+      else if (text[i] === quote) quote = '';
+      else if (c === 10) lineStart = true;
+      continue;
+    }
+    if (c === 10) {
+      lineStart = true;
+      indent = 0;
+      continue;
+    }
+    if (lineStart) {
+      if (c === 32) {
+        indent++;
+        continue;
+      }
+      if ((c === 45 /* - */ || c === 63 /* ? */) && text.charCodeAt(i + 1) === 32) {
+        indent += 2;
+        i++;
+        continue;
+      }
+      lineStart = false;
+      max = Math.max(max, Math.floor(indent / 2));
+    }
+    if (c === 35 /* # */) {
+      while (i < text.length && text.charCodeAt(i) !== 10) i++;
+      i--;
+    } else if (c === 34 || c === 39) quote = text[i] as string;
+    else if (c === 91 || c === 123) max = Math.max(max, ++flow);
+    else if ((c === 93 || c === 125) && flow > 0) flow--;
+  }
+  return max;
+}
+
+/** Parses every document of every file; a `List` (kubectl get -o yaml) is unpacked. Never throws: a file that cannot be read is an error naming it. */
 export function parseManifests(files: readonly ManifestFile[]): ParsedManifests {
   const out: ParsedManifests = { objects: [], errors: [] };
   const seen = new Map<string, string>();
   for (const file of files) {
-    const docs = parseAllDocuments(file.text, { uniqueKeys: true });
+    const depth = nestingDepth(file.text);
+    if (depth > MAX_NESTING) {
+      out.errors.push({ file: file.name, document: 1, message: `nested more than ${MAX_NESTING} levels deep (about ${depth}); refused unparsed` });
+      continue;
+    }
+    let docs;
+    try {
+      docs = parseAllDocuments(file.text, { uniqueKeys: true });
+    } catch (err) {
+      out.errors.push({ file: file.name, document: 1, message: `YAML error: ${(err as Error).message}` });
+      continue;
+    }
     if (!Array.isArray(docs)) continue; // an empty stream
     docs.forEach((doc, i) => {
       const document = i + 1;
@@ -44,7 +108,15 @@ export function parseManifests(files: readonly ManifestFile[]): ParsedManifests 
         out.errors.push({ file: file.name, document, message: `YAML error: ${doc.errors[0]?.message ?? 'unparsable'}` });
         return;
       }
-      const value: unknown = doc.toJS();
+      let value: unknown;
+      try {
+        // toJS expands aliases (bounded by the yaml package's maxAliasCount: a "billion laughs"
+        // document is refused, not expanded) and recurses per level.
+        value = doc.toJS();
+      } catch (err) {
+        out.errors.push({ file: file.name, document, message: `YAML error: ${(err as Error).message}` });
+        return;
+      }
       if (value === null || value === undefined) return; // an empty document between ---
       const items = isList(value) ? value['items'] : [value];
       for (const item of items as unknown[]) {
