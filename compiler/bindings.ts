@@ -1,12 +1,13 @@
 // Stage 4: bindings. Resolve credentials and requested routes, apply each route's access
 // policy, and refuse a binding whose credential another, older binding already holds.
 import { createHash } from 'node:crypto';
-import { CREDENTIALS_HINT, normalizeSubject, type ClientBinding, type InquiryRoute } from '../api/v1alpha1/index.ts';
+import { CREDENTIALS_HINT, normalizeSubject, type ClientBinding, type LabelSelector } from '../api/v1alpha1/index.ts';
 import type { SnapshotBinding } from '../api/snapshot/index.ts';
 import { namespaceLabelsOf, type ObjectIndex } from './index_objects.ts';
 import type { RouteResult } from './routes.ts';
 import type { Refusal } from './types.ts';
-import { generationOf, idOf, listForPeople, nsOf, selectorMatches } from './util.ts';
+import { RouteLabelIndex } from './selectors.ts';
+import { compileSelector, generationOf, idOf, listForPeople, nsOf } from './util.ts';
 
 /** Shorter keys are guessable; the Secret entry is refused, never silently used. */
 export const MIN_API_KEY_LENGTH = 16;
@@ -70,30 +71,83 @@ function resolveCredentials(binding: ClientBinding, index: ObjectIndex): Credent
   return out;
 }
 
-/** Does the route's access policy admit this binding? null when it does. */
-function admissionRefusal(route: InquiryRoute, binding: ClientBinding, index: ObjectIndex): string | null {
-  const bindingNs = nsOf(binding.metadata);
-  const routeNs = nsOf(route.metadata);
-  const policy = route.spec.access?.namespaces;
-  const from = policy?.from ?? 'Same';
-  let admitted: boolean;
-  switch (from) {
-    case 'All':
-      admitted = true;
-      break;
-    case 'Selector':
-      admitted = selectorMatches(policy?.selector ?? {}, namespaceLabelsOf(index, bindingNs));
-      break;
-    case 'List':
-      admitted = (policy?.names ?? []).includes(bindingNs);
-      break;
-    default:
-      admitted = bindingNs === routeNs;
+/**
+ * What a compile pass precomputes so that a binding's cost does not grow with the size of the
+ * lists it meets: each route's access policy with its lists as Sets and its selector compiled,
+ * and the namespace decision per route and namespace; the routes of each bus (and namespace);
+ * each distinct route selector compiled once and its result per bus and namespace.
+ */
+interface Lookup {
+  index: ObjectIndex;
+  routes: Map<string, RouteResult>;
+  invalidIds: ReadonlySet<string>;
+  /** `bus` and `bus namespace` -> the routes there, in route order, indexed by label */
+  onBus: Map<string, RouteLabelIndex<RouteResult>>;
+  access: Map<string, { namespaceAdmits: (ns: string) => boolean; clients: ReadonlySet<string> | null }>;
+  /** `selector JSON | bus | namespace` -> matched routes */
+  selected: Map<string, RouteResult[]>;
+}
+
+function newLookup(index: ObjectIndex, routes: Map<string, RouteResult>): Lookup {
+  const lists = new Map<string, RouteResult[]>();
+  const add = (key: string, r: RouteResult): void => {
+    const list = lists.get(key);
+    if (list === undefined) lists.set(key, [r]);
+    else list.push(r);
+  };
+  for (const r of routes.values()) {
+    for (const bus of new Set(r.route.spec.buses)) {
+      add(bus, r);
+      add(`${bus} ${nsOf(r.route.metadata)}`, r);
+    }
   }
-  if (!admitted) return `namespace ${bindingNs} is not admitted by ${idOf(route.metadata)} (access.namespaces.from: ${from})`;
-  const clients = route.spec.access?.clients;
-  if (clients !== undefined && !clients.includes(binding.spec.client.id)) {
-    return `client ${binding.spec.client.id} is not in the client list of ${idOf(route.metadata)}`;
+  const onBus = new Map([...lists].map(([key, list]) => [key, new RouteLabelIndex(list, (r) => r.route.metadata.labels)]));
+  return { index, routes, invalidIds: index.invalidIds, onBus, access: new Map(), selected: new Map() };
+}
+
+function accessOf(lookup: Lookup, r: RouteResult): { namespaceAdmits: (ns: string) => boolean; clients: ReadonlySet<string> | null } {
+  const known = lookup.access.get(r.id);
+  if (known !== undefined) return known;
+  const routeNs = nsOf(r.route.metadata);
+  const policy = r.route.spec.access?.namespaces;
+  let admits: (ns: string) => boolean;
+  switch (policy?.from ?? 'Same') {
+    case 'All':
+      admits = () => true;
+      break;
+    case 'Selector': {
+      const matches = compileSelector(policy?.selector ?? {});
+      const decided = new Map<string, boolean>();
+      admits = (ns) => {
+        let yes = decided.get(ns);
+        if (yes === undefined) decided.set(ns, (yes = matches(namespaceLabelsOf(lookup.index, ns))));
+        return yes;
+      };
+      break;
+    }
+    case 'List': {
+      const names = new Set(policy?.names ?? []);
+      admits = (ns) => names.has(ns);
+      break;
+    }
+    default:
+      admits = (ns) => ns === routeNs;
+  }
+  const clients = r.route.spec.access?.clients;
+  const access = { namespaceAdmits: admits, clients: clients === undefined ? null : new Set(clients) };
+  lookup.access.set(r.id, access);
+  return access;
+}
+
+/** Does the route's access policy admit this binding? null when it does. */
+function admissionRefusal(lookup: Lookup, r: RouteResult, binding: ClientBinding): string | null {
+  const bindingNs = nsOf(binding.metadata);
+  const access = accessOf(lookup, r);
+  if (!access.namespaceAdmits(bindingNs)) {
+    return `namespace ${bindingNs} is not admitted by ${r.id} (access.namespaces.from: ${r.route.spec.access?.namespaces?.from ?? 'Same'})`;
+  }
+  if (access.clients !== null && !access.clients.has(binding.spec.client.id)) {
+    return `client ${binding.spec.client.id} is not in the client list of ${r.id}`;
   }
   return null;
 }
@@ -105,13 +159,19 @@ interface RouteRequest {
   invalid: string[];
 }
 
+/** The routes on `bus` (in namespace `ns`, when set) that a selector matches; computed once per pass. */
+function selectRoutes(lookup: Lookup, selector: LabelSelector, bus: string, ns: string | undefined): RouteResult[] {
+  const key = `${JSON.stringify(selector)}|${bus}|${ns ?? ''}`;
+  let matched = lookup.selected.get(key);
+  if (matched === undefined) {
+    matched = lookup.onBus.get(ns === undefined ? bus : `${bus} ${ns}`)?.select(selector) ?? [];
+    lookup.selected.set(key, matched);
+  }
+  return matched;
+}
+
 /** Resolves each entry of spec.routes to existing routes on the binding's bus. */
-function resolveRequestedRoutes(
-  binding: ClientBinding,
-  routes: Map<string, RouteResult>,
-  routesByNs: Map<string, RouteResult[]>,
-  invalidIds: ReadonlySet<string>,
-): RouteRequest {
+function resolveRequestedRoutes(binding: ClientBinding, lookup: Lookup): RouteRequest {
   const bus = binding.spec.bus;
   const found = new Map<string, RouteResult>();
   const missing: string[] = [];
@@ -120,17 +180,14 @@ function resolveRequestedRoutes(
     const ns = wanted.namespace ?? (wanted.selector === undefined ? nsOf(binding.metadata) : undefined);
     if (wanted.name !== undefined) {
       const id = `${ns}/${wanted.name}`;
-      const result = routes.get(id);
-      if (result === undefined && invalidIds.has(`InquiryRoute/${id}`)) invalid.push(id);
+      const result = lookup.routes.get(id);
+      if (result === undefined && lookup.invalidIds.has(`InquiryRoute/${id}`)) invalid.push(id);
       else if (result === undefined) missing.push(id);
       else if (!result.route.spec.buses.includes(bus)) missing.push(`${id} (not exposed on bus ${bus})`);
       else found.set(id, result);
       continue;
     }
-    const candidates = ns === undefined ? [...routes.values()] : (routesByNs.get(ns) ?? []);
-    const matched = candidates.filter(
-      (r) => r.route.spec.buses.includes(bus) && selectorMatches(wanted.selector ?? {}, r.route.metadata.labels),
-    );
+    const matched = selectRoutes(lookup, wanted.selector ?? {}, bus, ns);
     if (matched.length === 0) missing.push(`selector ${JSON.stringify(wanted.selector)}${ns === undefined ? '' : ` in ${ns}`} on bus ${bus}`);
     for (const r of matched) found.set(r.id, r);
   }
@@ -155,26 +212,20 @@ function claimCredentials(id: string, creds: Credentials, claims: Map<string, st
 }
 
 export function processBindings(index: ObjectIndex, routes: Map<string, RouteResult>): Map<string, BindingResult> {
-  const routesByNs = new Map<string, RouteResult[]>();
-  for (const r of routes.values()) {
-    const ns = nsOf(r.route.metadata);
-    const list = routesByNs.get(ns);
-    if (list === undefined) routesByNs.set(ns, [r]);
-    else list.push(r);
-  }
+  const lookup = newLookup(index, routes);
   const claims = new Map<string, string>();
   const results = new Map<string, BindingResult>();
   for (const binding of index.bindings) {
     const id = idOf(binding.metadata);
     const creds = resolveCredentials(binding, index);
     const conflict = 'reason' in creds ? null : claimCredentials(id, creds, claims);
-    const request = resolveRequestedRoutes(binding, routes, routesByNs, index.invalidIds);
+    const request = resolveRequestedRoutes(binding, lookup);
 
     const granted: string[] = [];
     const refused: string[] = [];
     const notReady: string[] = [...request.invalid];
     for (const r of request.found) {
-      const why = admissionRefusal(r.route, binding, index);
+      const why = admissionRefusal(lookup, r, binding);
       if (why !== null) refused.push(why);
       else if (r.entry === null) notReady.push(r.id);
       else granted.push(r.id);

@@ -47,6 +47,41 @@ export function durationMs(value: string | undefined, fallback: number): number 
   return Math.max(1, Number(m[1]) * (UNITS[m[2] as string] as number));
 }
 
+export type LabelMatcher = (labels: Record<string, string> | undefined) => boolean;
+
+/**
+ * A selector compiled once: values in Sets, so that matching one object costs one lookup per
+ * requirement whatever the number of values. Compiling selectors per compile pass (not per
+ * binding and route) keeps a binding with 16 selectors of 16 expressions over 10,000 routes
+ * from costing tens of millions of list scans.
+ */
+export function compileSelector(selector: LabelSelector): LabelMatcher {
+  const labels = Object.entries(selector.matchLabels ?? {});
+  const requirements = (selector.matchExpressions ?? []).map((r) => ({ key: r.key, operator: r.operator, values: new Set(r.values ?? []) }));
+  return (objectLabels) => {
+    const have = objectLabels ?? {};
+    for (const [k, v] of labels) if (have[k] !== v) return false;
+    for (const req of requirements) {
+      const value = have[req.key];
+      switch (req.operator) {
+        case 'In':
+          if (value === undefined || !req.values.has(value)) return false;
+          break;
+        case 'NotIn':
+          if (value !== undefined && req.values.has(value)) return false;
+          break;
+        case 'Exists':
+          if (value === undefined) return false;
+          break;
+        case 'DoesNotExist':
+          if (value !== undefined) return false;
+          break;
+      }
+    }
+    return true;
+  };
+}
+
 /** Kubernetes label selector semantics; an empty selector matches everything. */
 export function selectorMatches(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
   const have = labels ?? {};

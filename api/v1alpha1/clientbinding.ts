@@ -117,7 +117,7 @@ const CIDR = Type.String({
 });
 
 /** Route entries with a selector cost a pass over every route at each compile: few per binding. */
-export const MAX_SELECTOR_ROUTES = 16;
+export const MAX_SELECTOR_ROUTES = 8;
 
 export const ClientBindingSpec = Strict(
   {

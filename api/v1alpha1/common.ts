@@ -54,10 +54,13 @@ export const LabelSelectorRequirement = Strict({
   values: Type.Optional(Type.Array(Type.String({ maxLength: 63 }), { maxItems: 64 })),
 });
 
-/** Bounded so that matching one selector against every route stays a few lookups. */
+/**
+ * Bounded (8 labels, 8 expressions of 64 values) so that matching a binding's selectors against
+ * every route stays cheap: see compiler/selectors.ts and test/unit/compile-bounds.test.ts.
+ */
 export const LabelSelector = Strict({
-  matchLabels: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 63 }), { maxProperties: 16 })),
-  matchExpressions: Type.Optional(Type.Array(LabelSelectorRequirement, { maxItems: 16 })),
+  matchLabels: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 63 }), { maxProperties: 8 })),
+  matchExpressions: Type.Optional(Type.Array(LabelSelectorRequirement, { maxItems: 8 })),
 });
 export type LabelSelector = Static<typeof LabelSelector>;
 

@@ -302,7 +302,7 @@ const names = Object.keys(mutations);
  * compiler is then trusted with it, as the operator trusts the apiserver. Validation applies the
  * schema's defaults in place, as the apiserver does before anyone reads the object.
  */
-const LOOSE = /^(must match pattern|must match format|must NOT have more than|must NOT have fewer than|must NOT be longer than|at most 16 route entries|must be a CIDR)/;
+const LOOSE = /^(must match pattern|must match format|must NOT have more than|must NOT have fewer than|must NOT be longer than|at most [0-9]+ route entries|must be a CIDR)/;
 function passesOlderCrd(o: Obj): boolean {
   if (!['ServiceProvider', 'InquiryRoute', 'ClientBinding'].includes(String(o['kind']))) return true;
   return validateObject(o).every((e) => LOOSE.test(e.message));
