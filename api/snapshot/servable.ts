@@ -88,6 +88,7 @@ export function tlsProblem(tls: { ca: string | null; cert: string | null; key: s
   if (tls.cert !== null && tls.key !== null) {
     const chain = certificates(tls.cert);
     if (typeof chain === 'string') return `the client certificate ${chain}`;
+    if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(tls.key)) return 'the client key is encrypted, and the dataplane has no passphrase: store it unencrypted in the Secret';
     let key: KeyObject;
     try {
       key = createPrivateKey(tls.key);

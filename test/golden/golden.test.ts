@@ -26,13 +26,15 @@ interface CaseOptions {
   serving: Record<string, Set<string>> | undefined;
   /** Manifest files or folders, relative to the repository root, read before input.yaml. */
   include: string[];
+  /** Compile as the operator does: the apiserver (with an older CRD, perhaps) already checked the schema. */
+  trustSchema: boolean;
 }
 
 /** Reads case.yaml; a key it does not know is an error, so a typo never silently tests nothing. */
 function parseCase(text: string): CaseOptions {
   const raw: unknown = parse(text) ?? {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('case.yaml must be a mapping');
-  const options: CaseOptions = { now: DEFAULT_NOW, serving: undefined, include: [] };
+  const options: CaseOptions = { now: DEFAULT_NOW, serving: undefined, include: [], trustSchema: false };
   for (const [key, value] of Object.entries(raw)) {
     if (key === 'now') {
       if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) throw new Error(`case.yaml now: not an RFC 3339 time: ${String(value)}`);
@@ -42,8 +44,11 @@ function parseCase(text: string): CaseOptions {
     } else if (key === 'include') {
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new Error('case.yaml include: must be a list of paths');
       options.include = value as string[];
+    } else if (key === 'trustSchema') {
+      if (typeof value !== 'boolean') throw new Error('case.yaml trustSchema: must be true or false');
+      options.trustSchema = value;
     } else {
-      throw new Error(`case.yaml: unknown key ${key} (known: now, serving, include)`);
+      throw new Error(`case.yaml: unknown key ${key} (known: now, serving, include, trustSchema)`);
     }
   }
   return options;
@@ -137,7 +142,7 @@ function runCase(t: Tap, dir: string): void {
   const options = parseCase(existsSync(caseFile) ? readFileSync(caseFile, 'utf8') : '');
   const objects = readObjects(dir, options);
   const frozen = JSON.stringify(objects);
-  const input = (objs: readonly unknown[]): CompileInput => ({ objects: objs, now: options.now, ...(options.serving === undefined ? {} : { serving: options.serving }) });
+  const input = (objs: readonly unknown[]): CompileInput => ({ objects: objs, now: options.now, trustSchema: options.trustSchema, ...(options.serving === undefined ? {} : { serving: options.serving }) });
 
   const out = compile(input(objects));
   const text = JSON.stringify(out);
@@ -177,7 +182,8 @@ t.ok(cases.length >= 24, `${cases.length} golden cases`);
 for (const name of cases) t.test(name, async (t) => runCase(t, join(HERE, name)));
 
 t.test('case.yaml', async (t) => {
-  t.same(parseCase(''), { now: DEFAULT_NOW, serving: undefined, include: [] }, 'defaults when absent');
+  t.same(parseCase(''), { now: DEFAULT_NOW, serving: undefined, include: [], trustSchema: false }, 'defaults when absent');
+  t.throws(() => parseCase('trustSchema: yes please'), /must be true or false/, 'trustSchema must be a boolean');
   t.throws(() => parseCase('nwo: 2026-01-01T00:00:00Z'), /unknown key nwo/, 'an unknown key fails');
   t.throws(() => parseCase('now: yesterday'), /not an RFC 3339 time/, 'now must be a time');
   t.throws(() => parseCase('serving: { internal: [InquiryRoute/a/b] }'), /not Kind\/namespace\/name@generation/, 'a serving key needs its generation');
