@@ -38,13 +38,16 @@ export function byId(a: { id: string }, b: { id: string }): number {
 export { compareStrings };
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60000, h: 3600000 };
+export const MAX_TIMER_MS = 2_147_483_647;
 
 /** Parses the Duration pattern of api/v1alpha1 (250ms, 5s, 2m, 1h) to milliseconds. */
 export function durationMs(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const m = /^([0-9]+)(ms|s|m|h)$/.exec(value);
   if (m === null) return fallback;
-  return Math.max(1, Number(m[1]) * (UNITS[m[2] as string] as number));
+  // Node's timers hold at most 2^31-1 ms (24.8 days): a longer one fires at once, so a route
+  // written with timeout: 99999999h would time out every call. Longer is "unbounded" anyway.
+  return Math.min(MAX_TIMER_MS, Math.max(1, Number(m[1]) * (UNITS[m[2] as string] as number)));
 }
 
 export type LabelMatcher = (labels: Record<string, string> | undefined) => boolean;

@@ -40,6 +40,7 @@ t.test('durationMs parses the Duration pattern', async (t) => {
   t.equal(durationMs('5 s', 42), 42, 'not the pattern: the fallback');
   t.equal(durationMs('1.5s', 42), 42, 'no fractions');
   t.equal(durationMs('0s', 42), 1, 'zero becomes the smallest timeout, never 0');
+  t.equal(durationMs('999999999999999h', 42), 2_147_483_647, 'longer than a Node timer can hold: capped, never a timer that fires at once');
 });
 
 t.test('byAge: oldest first, then namespace/name; no timestamp is newest', async (t) => {
