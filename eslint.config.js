@@ -1,4 +1,4 @@
-// ESLint flat config: typescript-eslint's recommended rules, plus the import boundaries of DESIGN.md.
+// ESLint flat config: typescript-eslint's recommended rules, plus the import boundaries of docs/architecture.md.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -7,7 +7,7 @@ const boundary = (from, forbidden) => ({
   rules: {
     'no-restricted-imports': [
       'error',
-      { patterns: forbidden.map((dir) => ({ group: [`**/${dir}/*`, `**/${dir}/**`], message: `${from}/ must not import ${dir}/ (see DESIGN.md, Layout).` })) },
+      { patterns: forbidden.map((dir) => ({ group: [`**/${dir}/*`, `**/${dir}/**`], message: `${from}/ must not import ${dir}/ (see docs/architecture.md, Layout).` })) },
     ],
   },
 });
@@ -36,7 +36,7 @@ export default tseslint.config(
         {
           paths: ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:https', 'node:child_process', 'node:process', '@kubernetes/client-node'].map((name) => ({
             name,
-            message: 'compiler/ is pure: no I/O (see DESIGN.md).',
+            message: 'compiler/ is pure: no I/O (see docs/architecture.md).',
           })),
           patterns: [{ group: ['**/operator/**', '**/dataplane/**', '**/cli/**'], message: 'compiler/ imports only api/.' }],
         },
