@@ -85,29 +85,9 @@ export function compileSelector(selector: LabelSelector): LabelMatcher {
   };
 }
 
-/** Kubernetes label selector semantics; an empty selector matches everything. */
+/** Kubernetes label selector semantics for one match; an empty selector matches everything. Compile once with compileSelector to match many. */
 export function selectorMatches(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
-  const have = labels ?? {};
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (have[k] !== v) return false;
-  for (const req of selector.matchExpressions ?? []) {
-    const value = have[req.key];
-    const values = req.values ?? [];
-    switch (req.operator) {
-      case 'In':
-        if (value === undefined || !values.includes(value)) return false;
-        break;
-      case 'NotIn':
-        if (value !== undefined && values.includes(value)) return false;
-        break;
-      case 'Exists':
-        if (value === undefined) return false;
-        break;
-      case 'DoesNotExist':
-        if (value !== undefined) return false;
-        break;
-    }
-  }
-  return true;
+  return compileSelector(selector)(labels);
 }
 
 /** "a, b and 3 more" – keeps status messages readable at 10,000 routes. */
