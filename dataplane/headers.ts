@@ -68,7 +68,7 @@ export function plainAddress(address: string): string {
  * frameworks do) reads the truth. A header that carries the client's API key under another name
  * is dropped too (see carriesKey).
  */
-export function upstreamHeaders(raw: readonly string[], identity: Identity, bodyLength: number): string[] {
+export function upstreamHeaders(raw: readonly string[], identity: Identity, bodyLength: number, plainAnswer = false): string[] {
   const out: string[] = [];
   let named: Set<string> | null = null;
   let key: string | null = null;
@@ -80,6 +80,7 @@ export function upstreamHeaders(raw: readonly string[], identity: Identity, body
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
     if (NOT_FORWARDED.has(name) || name.startsWith(BUS_PREFIX) || (named !== null && named.has(name))) continue;
+    if (plainAnswer && name === 'accept-encoding') continue;
     const value = raw[i + 1] as string;
     if (key !== null && carriesKey(name, value, key)) continue;
     out.push(name, value);
@@ -92,6 +93,8 @@ export function upstreamHeaders(raw: readonly string[], identity: Identity, body
     'x-forwarded-for', plainAddress(identity.clientAddress),
   );
   if (bodyLength > 0) out.push('content-length', String(bodyLength));
+  // The bus must read the answer (privacy rules): ask for it unencoded.
+  if (plainAnswer) out.push('accept-encoding', 'identity');
   return out;
 }
 

@@ -311,9 +311,8 @@ export class Pipeline {
       req.rawHeaders,
       { client: binding.clientId, binding: binding.id, route: route.id, requestId: tx.requestId, clientAddress: req.socket.remoteAddress ?? '' },
       tx.requestBytes,
+      route.dropFields.length > 0, // an encoded answer cannot be filtered: ask for it plain
     );
-    // An encoded answer cannot be filtered: ask for it plain.
-    if (route.dropFields.length > 0) askForIdentityEncoding(headers);
     const upstreamStart = performance.now();
     let answer: UpstreamAnswer | Problem;
     try {
@@ -519,12 +518,6 @@ const outcomeOf = (status: number): string => (status >= 500 ? 'upstream_error' 
 
 /** The answer stalled: the route's deadline passed, or undici saw no byte for the per-try timeout. */
 const isTimeout = (err: Error): boolean => err instanceof DeadlineError || (err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT';
-
-/** Replaces the client's Accept-Encoding with identity in the flat header list undici takes. */
-function askForIdentityEncoding(headers: string[]): void {
-  for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i] === 'accept-encoding') headers.splice(i, 2);
-  headers.push('accept-encoding', 'identity');
-}
 
 /** Path parameters for the audit record, without those the route marks never-to-log, each cut to MAX_LOGGED_PARAM. */
 function loggableParams(route: RouteContext, params: readonly string[]): Record<string, string> | null {
