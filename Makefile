@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps lint typecheck crds crds-check test test-unit test-golden test-hostile test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-memory clean
+.PHONY: help deps redis-tools lint typecheck crds crds-check test test-unit test-golden test-hostile test-accounting test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-memory clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -43,8 +43,11 @@ test-unit: $(DEPS) ## unit tests
 test-golden: $(DEPS) ## golden tests of the compiler (UPDATE_GOLDEN=1 rewrites them)
 	$(TAP) $(call tests,golden)
 
-test-hostile: $(DEPS) ## the hostile suite: misbehaving clients, agencies, sinks and configuration
+test-hostile: $(DEPS) redis-tools ## the hostile suite: misbehaving clients, agencies, sinks and configuration
 	$(TAP) $(call tests,hostile)
+
+test-accounting: $(DEPS) redis-tools ## the fleet's counts on real redis-server and dataplane processes: global quotas and rates, usage, Redis failures
+	$(TAP) $(call tests,accounting)
 
 cluster-build: ## build (once) and cache kube-apiserver, kubectl, etcd and helm from the Go module proxy
 	bash test/cluster/build.sh
@@ -55,28 +58,35 @@ cluster-up: cluster-build ## start a local control plane; prints the KUBECONFIG 
 cluster-down: ## stop the local control plane
 	bash test/cluster/down.sh
 
-test-integration: $(DEPS) cluster-build ## tests against a real kube-apiserver + etcd
+test-integration: $(DEPS) cluster-build redis-tools ## tests against a real kube-apiserver + etcd
 	$(TAP) $(call tests,integration)
 
 test-helm: $(DEPS) cluster-build ## the Helm chart: lint, golden templates, install/upgrade/uninstall on a real control plane (UPDATE_GOLDEN=1 rewrites)
 	$(TAP) $(call tests,helm)
 
-test: lint typecheck crds-check cluster-build ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, hostile, integration, helm
+test: lint typecheck crds-check cluster-build redis-tools ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, hostile, accounting, integration, helm
 	@mkdir -p .tap
-	$(TAP) $(call tests,unit golden cli dataplane hostile integration helm) | tee .tap/last-run.txt
+	$(TAP) $(call tests,unit golden cli dataplane hostile accounting integration helm) | tee .tap/last-run.txt
 	@# One plain closing line for CI: assertions passed and failed, on a line of its own
 	@# (tap's reporter may leave a terminal escape without a newline).
 	@echo
 	@sed -n 's/^Asserts: *\([0-9]*\) pass *\([0-9]* fail\)\{0,1\}.*/\1 passed, \2/p' .tap/last-run.txt | sed 's/, $$/, 0 failed/; s/ fail$$/ failed/' | tail -1
 
-demo: $(DEPS) cluster-build ## the whole system on a local control plane: examples applied, inquiries sent, all stopped after
+demo: $(DEPS) cluster-build redis-tools ## the whole system on a local control plane: examples applied, inquiries sent, all stopped after
 	bash scripts/demo.sh
 
-demo-up: $(DEPS) cluster-build ## the same, left running for you to explore with kubectl and curl (Ctrl-C stops it)
+demo-up: $(DEPS) cluster-build redis-tools ## the same, left running for you to explore with kubectl and curl (Ctrl-C stops it)
 	bash scripts/demo.sh --keep
 
 bench-propagation: $(DEPS) cluster-build ## time from kubectl apply of a route to its first served request, with 10 and 10,000 routes
 	node bench/propagation.ts
+
+# redis-server from Debian's package, installed when missing (as root, or with sudo): the store
+# of the fleet's counts, started by the tests, the demo and the benchmark.
+redis-tools:
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
 # nginx and wrk from Debian's packages, installed when missing (as root, or with sudo).
 bench-tools:
@@ -85,7 +95,7 @@ bench-tools:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light wrk >/dev/null; }
 	@command -v taskset >/dev/null || echo "taskset (util-linux) is missing: the contenders will not be pinned to CPUs"
 
-bench: $(DEPS) bench-tools ## direct, nginx, http-proxy and the dataplane under the same load, then scale (not part of make test)
+bench: $(DEPS) bench-tools redis-tools ## direct, nginx, http-proxy and the dataplane under the same load, then scale (not part of make test)
 	node bench/bench.ts
 
 bench-scale: $(DEPS) bench-tools ## 10 against 10,000 routes: throughput ratio, compile time and memory, dataplane memory
