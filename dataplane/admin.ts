@@ -3,8 +3,11 @@
 // /healthz is 200 while the process runs, whatever the audit sink does (a restart would not
 // empty a full disk, and would lose the queue); both /healthz and /readyz carry the audit
 // sink's detail. In refuse mode (--audit-unavailable=refuse) /readyz is 503 while the sink
-// cannot take records, so traffic goes to replicas that can account for it.
+// cannot take records, so traffic goes to replicas that can account for it; the same holds for
+// Redis with --redis-unavailable=refuse. Both carry the accounting's detail (Redis up or down
+// since when, counts pending, decisions taken alone).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Accounting } from './accounting.ts';
 import type { Metering } from './metering.ts';
 import type { Pipeline } from './pipeline.ts';
 import type { Loader } from './loader.ts';
@@ -14,6 +17,7 @@ export interface AdminDeps {
   pipeline: Pipeline;
   loader: Loader;
   metering: Metering;
+  accounting: Accounting;
   draining: () => boolean;
 }
 
@@ -44,10 +48,13 @@ export function redactUrl(url: string): string {
 
 function configView(deps: AdminDeps): unknown {
   const runtime = deps.pipeline.runtime;
-  if (runtime === null) return { bus: deps.bus, loaded: false, lastError: deps.loader.lastError };
+  const accounting = deps.accounting.status();
+  const counts = { mode: accounting.mode, redis: accounting.redis?.url ?? null, redisUnavailable: accounting.redis?.unavailable ?? null, stateDir: accounting.stateDir };
+  if (runtime === null) return { bus: deps.bus, loaded: false, lastError: deps.loader.lastError, accounting: counts };
   const s = runtime.snapshot;
   return {
     bus: deps.bus,
+    accounting: counts,
     loaded: true,
     generation: runtime.generation,
     hash: s.hash,
@@ -66,10 +73,10 @@ export function createAdminServer(deps: AdminDeps): Server {
       case '/metrics':
         return deps.metering.serveMetrics(req, res);
       case '/healthz':
-        return json(res, 200, { status: 'ok', audit: deps.metering.auditStatus() });
+        return json(res, 200, { status: 'ok', audit: deps.metering.auditStatus(), accounting: deps.accounting.status() });
       case '/readyz': {
-        const ready = deps.loader.ready && !deps.draining() && deps.metering.auditAvailable();
-        return json(res, ready ? 200 : 503, { ready, draining: deps.draining(), generation: deps.pipeline.runtime?.generation ?? null, audit: deps.metering.auditStatus() });
+        const ready = deps.loader.ready && !deps.draining() && deps.metering.auditAvailable() && deps.accounting.available();
+        return json(res, ready ? 200 : 503, { ready, draining: deps.draining(), generation: deps.pipeline.runtime?.generation ?? null, audit: deps.metering.auditStatus(), accounting: deps.accounting.status() });
       }
       case '/config':
         return json(res, 200, configView(deps));

@@ -1,6 +1,7 @@
 // Command-line arguments of gozargah-dataplane, checked with messages that name the flag.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { redisPassword, redisTarget, RedisUrlError, REDIS_URL_ENV, type RedisTarget } from '../api/accounting/index.ts';
 
 export interface DataplaneArgs {
   manifests: string | null;
@@ -25,6 +26,12 @@ export interface DataplaneArgs {
   /** while the audit sink cannot take records: serve (and count the loss) or refuse calls */
   auditUnavailable: 'serve' | 'refuse';
   graceSeconds: number;
+  /** the fleet's accounting store; null: this replica counts alone */
+  redis: RedisTarget | null;
+  /** while Redis is unreachable: decide on per-replica limits (local) or refuse calls (refuse) */
+  redisUnavailable: 'local' | 'refuse';
+  /** where counts survive a restart: quotas without Redis, unflushed counts with it */
+  stateDir: string | null;
 }
 
 export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FILE | --namespace NS) [options]
@@ -50,7 +57,20 @@ export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FI
                          while the audit sink is down or its queue nearly full: keep serving and
                          count the lost records (serve, the default), or answer 503
                          audit_unavailable and report not ready (refuse)
-  --grace SECONDS        on SIGTERM, how long in-flight requests may take (default: 25)`;
+  --grace SECONDS        on SIGTERM, how long in-flight requests may take (default: 25)
+  --redis URL            count quotas, rate limits and usage for the whole fleet in Redis
+                         (redis://host:6379/0, rediss://..., unix:///path/redis.sock,
+                         redis-sentinel://h1:26379,h2:26379/master; default: $GOZARGAH_REDIS_URL;
+                         without it each replica counts alone)
+  --redis-password-file FILE
+                         the Redis password (default: $GOZARGAH_REDIS_PASSWORD)
+  --redis-unavailable local|refuse
+                         while Redis is unreachable: decide on this replica's share of the limits
+                         and keep the counts until it returns (local, the default), or answer
+                         503 accounting_unavailable and report not ready (refuse)
+  --state-dir DIR        keep counts across restarts in DIR: without --redis the quotas used,
+                         with it the counts Redis could not take at shutdown (default: the
+                         --cache-dir, else none)`;
 
 export class ArgsError extends Error {}
 
@@ -69,7 +89,20 @@ function hostPort(flag: string, value: string): { host: string; port: number } {
   return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
-export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
+function redisArg(url: string | undefined, passwordFile: string | null, env: NodeJS.ProcessEnv): RedisTarget | null {
+  if (url === undefined || url === '') {
+    if (passwordFile !== null) throw new ArgsError('--redis-password-file goes with --redis URL (or GOZARGAH_REDIS_URL)');
+    return null;
+  }
+  try {
+    return redisTarget(url, redisPassword(passwordFile, env));
+  } catch (err) {
+    if (err instanceof RedisUrlError) throw new ArgsError(`--redis: ${err.message}`);
+    throw err;
+  }
+}
+
+export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DataplaneArgs {
   let values;
   try {
     ({ values } = parseArgs({
@@ -91,6 +124,10 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
         'audit-queue-bytes': { type: 'string', default: '16Mi' },
         'audit-unavailable': { type: 'string', default: 'serve' },
         grace: { type: 'string', default: '25' },
+        redis: { type: 'string' },
+        'redis-password-file': { type: 'string' },
+        'redis-unavailable': { type: 'string', default: 'local' },
+        'state-dir': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -107,6 +144,9 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.bus)) throw new ArgsError(`--bus must be a DNS label, got ${values.bus}`);
   const unavailable = values['audit-unavailable'];
   if (unavailable !== 'serve' && unavailable !== 'refuse') throw new ArgsError(`--audit-unavailable must be serve or refuse, got ${unavailable}`);
+  const redisUnavailable = values['redis-unavailable'];
+  if (redisUnavailable !== 'local' && redisUnavailable !== 'refuse') throw new ArgsError(`--redis-unavailable must be local or refuse, got ${redisUnavailable}`);
+  const redis = redisArg(values.redis ?? env[REDIS_URL_ENV], values['redis-password-file'] ?? null, env);
   const grace = Number(values.grace);
   if (!Number.isFinite(grace) || grace < 0) throw new ArgsError(`--grace must be a number of seconds, got ${values.grace}`);
   return {
@@ -126,5 +166,8 @@ export function parseDataplaneArgs(argv: string[]): DataplaneArgs {
     auditQueueBytes: bytes('--audit-queue-bytes', values['audit-queue-bytes']),
     auditUnavailable: unavailable,
     graceSeconds: grace,
+    redis,
+    redisUnavailable,
+    stateDir: values['state-dir'] ?? values['cache-dir'] ?? null,
   };
 }

@@ -38,10 +38,10 @@ export interface AuditStatus {
 }
 
 /** One JSON line; built by hand in a fixed order (JSON.stringify of an object per request was a hot spot). */
-export function auditLine(t: Transaction, start: string): string {
+export function auditLine(t: Transaction, start: string, busField: string): string {
   const q = JSON.stringify;
   return (
-    `{"requestId":${q(t.requestId)},"start":"${start}","durationMs":${Math.round(t.durationMs * 1000) / 1000},` +
+    `{"requestId":${q(t.requestId)},${busField}"start":"${start}","durationMs":${Math.round(t.durationMs * 1000) / 1000},` +
     `"client":${q(t.client)},"binding":${q(t.binding)},"provider":${q(t.provider)},"route":${q(t.route)},"method":${q(t.method)},` +
     `"status":${t.status},"code":${q(t.code)},"requestBytes":${t.requestBytes},"responseBytes":${t.responseBytes},"params":${t.params === null ? 'null' : q(t.params)}}`
   );
@@ -50,6 +50,8 @@ export function auditLine(t: Transaction, start: string): string {
 export interface AuditLogOptions {
   /** file path, or null for standard output */
   path: string | null;
+  /** the bus every record names: a report over several buses' logs tells them apart */
+  bus: string;
   maxQueueBytes: number;
   log: Log;
 }
@@ -58,6 +60,8 @@ export class AuditLog {
   #queue: AuditQueue;
   #sink: AuditSink;
   #log: Log;
+  /** `"bus":"name",`, built once */
+  #busField: string;
   #state: SinkState = 'up';
   /** an open, write, take-back or reopen in progress: one at a time, so lines keep their order */
   #busy = false;
@@ -81,6 +85,7 @@ export class AuditLog {
     this.#queue = new AuditQueue(options.maxQueueBytes);
     this.#highWater = options.maxQueueBytes * HIGH_WATER;
     this.#log = options.log;
+    this.#busField = `"bus":${JSON.stringify(options.bus)},`;
     this.#sink = auditSink(options.path);
     // Open now, so a missing directory is reported at start rather than at the first request.
     this.#busy = true;
@@ -94,7 +99,7 @@ export class AuditLog {
 
   write(t: Transaction): void {
     if (this.#state === 'gone' || this.#closed) return this.#queue.drop(this.#closed ? 'shutdown' : 'write_error');
-    if (!this.#queue.push(auditLine(t, this.#iso(t.start)))) return this.#noteFull();
+    if (!this.#queue.push(auditLine(t, this.#iso(t.start), this.#busField))) return this.#noteFull();
     if (this.#queue.pendingRecords >= FLUSH_RECORDS) this.#pump();
     else this.#timer ??= setTimeout(this.#tick, FLUSH_MS);
   }

@@ -36,6 +36,7 @@ export const Errors = {
   cutAtShutdown: kind('cut_at_shutdown', 503, 'The dataplane stopped before the answer was complete'),
   notReady: kind('not_ready', 503, 'The dataplane has no configuration yet'),
   auditUnavailable: kind('audit_unavailable', 503, 'The audit log cannot record the call; the bus serves no call it cannot account for'),
+  accountingUnavailable: kind('accounting_unavailable', 503, 'The fleet\'s accounting (Redis) is unreachable and this bus serves no call it cannot count against the fleet\'s limits'),
   internal: kind('internal_error', 500, 'The dataplane failed to handle the request'),
 } as const;
 

@@ -1,9 +1,32 @@
 // The limits every request passes: the binding's token bucket and quota, and the agency's
 // protection (calls in flight, calls per second). State lives here, outside a snapshot, so a
-// reload never hands a client a fresh bucket or quota.
+// reload never hands a client a fresh bucket or quota. A binding's rate and quota are gates:
+// counted by this replica (TokenBucket, QuotaCounter) or by the fleet in Redis (fleet-rate.ts,
+// fleet-quota.ts), behind the same two interfaces.
+
+/** A binding's rate limit. */
+export interface RateGate {
+  readonly rate: number;
+  readonly burst: number;
+  /** Seconds to wait, 0 when a token was taken; a Promise only when the fleet must be asked first. */
+  take(mono: number): number | Promise<number>;
+}
+
+/** A binding's quota: one unit per request, charged only when the agency answered. */
+export interface QuotaGate {
+  readonly limit: number;
+  /** Seconds until the quota renews when none is left, 0 when a unit was taken; a Promise only when the fleet must be asked first. */
+  take(wall: number): number | Promise<number>;
+  /** The request that took a unit ended: charged when the agency answered, given back otherwise. */
+  settle(answered: boolean): void;
+  /** The period label the operator reports (2026-11 or 2026-11-23). */
+  periodLabel(): string;
+  /** The share used in the period that contains `now`, as far as this replica knows. */
+  usedRatio(now: number): number;
+}
 
 /** A token bucket; `take` answers the seconds to wait, 0 when a token was taken. */
-export class TokenBucket {
+export class TokenBucket implements RateGate {
   rate: number;
   burst: number;
   tokens: number;
@@ -40,17 +63,19 @@ export class TokenBucket {
 const DAY_MS = 86_400_000;
 
 /** A request counter per calendar day or month (UTC). Counted per replica. */
-export class QuotaCounter {
+export class QuotaCounter implements QuotaGate {
   limit: number;
   period: 'Day' | 'Month';
   used = 0;
   #start = 0;
   #end = 0;
 
-  constructor(limit: number, period: 'Day' | 'Month', now: number) {
+  /** `restored`: what this binding used before a restart (--state-dir), counted when its period is still the current one */
+  constructor(limit: number, period: 'Day' | 'Month', now: number, restored?: { period: string; used: number }) {
     this.limit = limit;
     this.period = period;
     this.#roll(now);
+    if (restored !== undefined && restored.period === this.periodLabel()) this.used = restored.used;
   }
 
   reconfigure(limit: number, period: 'Day' | 'Month', now: number): void {
@@ -86,9 +111,9 @@ export class QuotaCounter {
     return 0;
   }
 
-  /** Gives back a request taken but never sent to the agency: quota is charged for what the bus served. */
-  refund(): void {
-    if (this.used > 0) this.used--;
+  /** A request taken but never answered by the agency is given back: quota is charged for what the bus served. */
+  settle(answered: boolean): void {
+    if (!answered && this.used > 0) this.used--;
   }
 
   /** The period label the operator reports (2026-11 or 2026-11-23). */

@@ -1,6 +1,7 @@
 // Validates a candidate snapshot completely, builds its runtime, and only then swaps it in.
 // A bad or partial snapshot never replaces a good one.
 import { checkSnapshot, type Snapshot } from '../api/snapshot/index.ts';
+import type { Accounting } from './accounting.ts';
 import type { Metering } from './metering.ts';
 import type { Pipeline } from './pipeline.ts';
 import { buildRuntime, retireUnused, RuntimeState } from './runtime.ts';
@@ -12,15 +13,16 @@ export class Loader {
   #pipeline: Pipeline;
   #metering: Metering;
   #log: Log;
-  #state = new RuntimeState();
+  #state: RuntimeState;
   #onLoaded: (generation: number, hash: string) => void;
   /** true once a snapshot is in force */
   ready = false;
   lastError: string | null = null;
 
   /** onLoaded: told of every snapshot swapped in (cluster mode reports it to the operator) */
-  constructor(pipeline: Pipeline, metering: Metering, log: Log, onLoaded: (generation: number, hash: string) => void = () => {}) {
+  constructor(pipeline: Pipeline, metering: Metering, accounting: Accounting, log: Log, onLoaded: (generation: number, hash: string) => void = () => {}) {
     this.#pipeline = pipeline;
+    this.#state = new RuntimeState(accounting);
     this.#metering = metering;
     this.#log = log;
     this.#onLoaded = onLoaded;

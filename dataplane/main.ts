@@ -10,6 +10,7 @@ import type { ClusterMode } from './config/cluster-mode.ts';
 import { ManifestsSource } from './config/manifests.ts';
 import { SnapshotFileSource } from './config/snapshot-file.ts';
 import type { ConfigSource } from './config/source.ts';
+import { Accounting } from './accounting.ts';
 import { Loader, type Log } from './loader.ts';
 import { Metering, type QuotaUse } from './metering.ts';
 import { Pipeline } from './pipeline.ts';
@@ -68,14 +69,13 @@ function configSource(args: DataplaneArgs, cluster: ClusterMode | null): ConfigS
 }
 
 /** The quotas of the bindings in force, for the gozargah_quota_used_ratio gauge (read at scrape time). */
-function quotaUse(pipeline: Pipeline | null, loader: Loader | null): QuotaUse[] {
+function quotaUse(pipeline: Pipeline | null, accounting: Accounting): QuotaUse[] {
   const snapshot = pipeline?.runtime?.snapshot;
-  const quotas = loader?.state.quotas;
-  if (snapshot === undefined || quotas === undefined) return [];
+  if (snapshot === undefined) return [];
   const now = Date.now();
   const use: QuotaUse[] = [];
   for (const b of snapshot.bindings) {
-    const quota = quotas.get(b.id);
+    const quota = accounting.quota(b.id);
     if (quota !== undefined) use.push({ binding: b.id, client: b.clientId, ratio: quota.usedRatio(now) });
   }
   return use;
@@ -136,6 +136,8 @@ async function main(): Promise<void> {
   let draining = false;
   let pipeline: Pipeline | null = null;
   let loader: Loader | null = null;
+  const accounting = new Accounting({ bus: args.bus, replica: args.replica, redis: args.redis, redisUnavailable: args.redisUnavailable, stateDir: args.stateDir, log });
+  accounting.start();
   const metering: Metering = new Metering({
     bus: args.bus,
     auditLog: args.auditLog,
@@ -145,18 +147,19 @@ async function main(): Promise<void> {
     gauges: () => ({
       generation: pipeline?.runtime?.generation ?? 0,
       openBreakers: new Map([...(loader?.state.providers.values() ?? [])].map(({ ctx }) => [ctx.id, ctx.breaker.state === 'closed' ? 0 : 1])),
-      quotas: quotaUse(pipeline, loader),
+      quotas: quotaUse(pipeline, accounting),
     }),
+    accounting,
   });
   // SIGHUP (logrotate's postrotate, or a closed terminal) reopens the audit file; Node's default would end the process.
   process.on('SIGHUP', () => {
     log({ level: 'info', msg: 'SIGHUP: reopening the audit log' });
     metering.reopenAudit();
   });
-  pipeline = new Pipeline({ metering });
+  pipeline = new Pipeline({ metering, accounting });
   const cluster = await clusterMode(args);
   const loaded = pipeline;
-  loader = new Loader(pipeline, metering, log, (generation, hash) => {
+  loader = new Loader(pipeline, metering, accounting, log, (generation, hash) => {
     const runtime = loaded.runtime;
     if (cluster !== null && runtime !== null && runtime.snapshot.hash === hash) cluster.loaded(generation, runtime.snapshot);
   });
@@ -166,7 +169,7 @@ async function main(): Promise<void> {
 
   const traffic = trafficServer(args, pipeline);
   const connections = openConnections(traffic);
-  const admin = createAdminServer({ bus: args.bus, pipeline, loader, metering, draining: () => draining });
+  const admin = createAdminServer({ bus: args.bus, pipeline, loader, metering, accounting, draining: () => draining });
   const served = pipeline;
   const [trafficAddress, adminAddress] = await Promise.all([listen(traffic, args.listen), listen(admin, args.adminListen)]);
   log({ level: 'info', msg: 'listening', bus: args.bus, listen: `${trafficAddress.address}:${trafficAddress.port}`, admin: `${adminAddress.address}:${adminAddress.port}`, tls: args.tlsCert !== null });
@@ -195,7 +198,11 @@ async function main(): Promise<void> {
     source.stop();
     await reported;
     await cluster?.flush(); // a snapshot loaded during the grace period is cached too
-    await metering.shutdown().catch((err: unknown) => log({ level: 'error', msg: 'metering shutdown failed', error: (err as Error).message }));
+    // The last counts go to Redis (or the state directory) alongside the last audit records.
+    await Promise.all([
+      accounting.close().catch((err: unknown) => log({ level: 'error', msg: 'accounting shutdown failed', error: (err as Error).message })),
+      metering.shutdown().catch((err: unknown) => log({ level: 'error', msg: 'metering shutdown failed', error: (err as Error).message })),
+    ]);
     log({ level: 'info', msg: 'stopped', served: metering.served });
     admin.close();
     admin.closeAllConnections();

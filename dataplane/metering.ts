@@ -6,6 +6,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Accounting } from './accounting.ts';
 import { AuditLog, type AuditStatus } from './audit-log.ts';
 import { DROP_REASONS } from './audit-queue.ts';
 import type { Log } from './loader.ts';
@@ -41,6 +42,8 @@ export interface MeteringOptions {
   log: Log;
   /** called on each metrics collection */
   gauges: () => { generation: number; openBreakers: Map<string, number>; quotas: QuotaUse[] };
+  /** counts every transaction for the fleet (usage in Redis); null in tools that only meter */
+  accounting: Accounting | null;
 }
 
 export type AuditUnavailable = 'serve' | 'refuse';
@@ -48,7 +51,7 @@ export type AuditUnavailable = 'serve' | 'refuse';
 /** Bounded wait for the audit queue at shutdown: within the chart's 30 s with the 25 s grace. */
 const AUDIT_CLOSE_MS = 3000;
 
-/** A binding's quota as this replica counts it (quotas are per replica for now). */
+/** A binding's quota as this replica knows it: its own count, or with --redis the fleet's share leased at the last lease. */
 export interface QuotaUse {
   binding: string;
   client: string;
@@ -66,6 +69,7 @@ export class Metering {
   #upstreamDuration: Histogram;
   #reloads: Counter;
   #audit: AuditLog;
+  #accounting: Accounting | null;
   /** serve mode: auditAvailable() is always true, without asking the audit log */
   #auditServe: boolean;
   /** attribute objects reused per route: OTel hashes them either way, we avoid the garbage */
@@ -94,7 +98,11 @@ export class Metering {
     this.#reloads = meter.createCounter('gozargah_snapshot_reloads', { description: 'Snapshot loads by result (loaded, rejected)' });
     const generation = meter.createObservableGauge('gozargah_snapshot_generation', { description: 'Generation of the snapshot in force' });
     const breakers = meter.createObservableGauge('gozargah_circuit_breaker_open', { description: '1 when the circuit breaker toward a provider is open' });
-    const quotas = meter.createObservableGauge('gozargah_quota_used_ratio', { description: "Share of a binding's quota used this period, as this replica counts it" });
+    const quotas = meter.createObservableGauge('gozargah_quota_used_ratio', { description: "Share of a binding's quota used this period, as this replica knows it (the operator's figure is the fleet's)" });
+    const redisUp = meter.createObservableGauge('gozargah_redis_up', { description: '1 while the fleet\'s accounting store (Redis) answers, 0 while this replica decides alone; absent without --redis' });
+    const redisDown = meter.createObservableCounter('gozargah_redis_unavailable_seconds', { description: 'Seconds this replica has spent without Redis' });
+    const localDecisions = meter.createObservableCounter('gozargah_redis_local_decisions', { description: 'Rate and quota decisions taken on per-replica limits while Redis was away' });
+    const usagePending = meter.createObservableGauge('gozargah_usage_pending_records', { description: 'Transactions counted and not yet flushed to Redis' });
     const auditWritten = meter.createObservableCounter('gozargah_audit_written_records', { description: 'Audit records the sink has taken' });
     const auditDropped = meter.createObservableCounter('gozargah_audit_dropped_records', { description: 'Audit records lost, by reason (queue_full, write_error, shutdown)' });
     const auditQueued = meter.createObservableGauge('gozargah_audit_queued_records', { description: 'Audit records waiting for the sink' });
@@ -112,10 +120,18 @@ export class Metering {
         for (const reason of DROP_REASONS) result.observe(auditDropped, audit.droppedRecords[reason], { reason });
         result.observe(auditQueued, audit.queuedRecords);
         result.observe(auditUp, audit.state === 'up' ? 1 : 0);
+        const accounting = this.#accounting?.status();
+        if (accounting?.redis != null) {
+          result.observe(redisUp, accounting.redis.state === 'up' ? 1 : 0);
+          result.observe(redisDown, this.#accounting?.unavailableSeconds() ?? 0);
+          result.observe(localDecisions, accounting.localDecisions);
+          result.observe(usagePending, accounting.pendingRecords);
+        }
       },
-      [generation, breakers, quotas, requests, rejections, auditWritten, auditDropped, auditQueued, auditUp],
+      [generation, breakers, quotas, requests, rejections, auditWritten, auditDropped, auditQueued, auditUp, redisUp, redisDown, localDecisions, usagePending],
     );
-    this.#audit = new AuditLog({ path: options.auditLog, maxQueueBytes: options.auditQueueBytes, log: options.log });
+    this.#audit = new AuditLog({ path: options.auditLog, bus: options.bus, maxQueueBytes: options.auditQueueBytes, log: options.log });
+    this.#accounting = options.accounting;
     this.#auditServe = options.auditUnavailable === 'serve';
   }
 
@@ -127,6 +143,7 @@ export class Metering {
     this.#duration.record(t.durationMs / 1000, routeAttrs);
     if (t.upstreamMs >= 0) this.#upstreamDuration.record(t.upstreamMs / 1000, routeAttrs);
     if (t.code !== 'ok' && t.code !== 'upstream_error') this.#rejections.add(t.code, t, reasonAttrs);
+    this.#accounting?.count(t);
     this.#audit.write(t);
   }
 

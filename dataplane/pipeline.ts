@@ -16,6 +16,7 @@ import { forward, upstreamPath, type UpstreamAnswer } from './forward.ts';
 import { Cancellation, ClientGoneError, DeadlineError, TooLargeError, type BodySink } from './upstream.ts';
 import { downstreamHeaders, upstreamHeaders, wellFormedRequestId } from './headers.ts';
 import { jsonBodyProblem, jsonText } from './json-body.ts';
+import type { Accounting } from './accounting.ts';
 import type { Metering, Transaction } from './metering.ts';
 import { decodeForFilter, filterAnswer, MAX_FILTERED_BYTES } from './privacy-relay.ts';
 import { pathProblem, splitPath } from './router.ts';
@@ -82,26 +83,39 @@ function authorize(binding: BindingContext, route: RouteContext): Problem | null
 }
 
 /** Step 4: the client's own limits, its rate and its quota. The quota taken is given back if the agency never answers. */
-function clientLimits(ex: Exchange, binding: BindingContext, mono: number, wall: number): Problem | null {
+function clientLimits(ex: Exchange, binding: BindingContext, mono: number, wall: number): Problem | null | Promise<Problem | null> {
   if (binding.bucket !== null) {
+    // A fleet's bucket may have to ask Redis first (once per chunk of tokens, not per request).
     const wait = binding.bucket.take(mono);
-    if (wait > 0) {
-      const seconds = String(Math.max(1, Math.ceil(wait)));
-      return problem(Errors.rateLimited, `Binding ${binding.id} allows ${binding.bucket.rate} requests per second (burst ${binding.bucket.burst}).`, {
-        'retry-after': seconds,
-        'ratelimit-limit': String(binding.bucket.rate),
-        'ratelimit-remaining': '0',
-        'ratelimit-reset': seconds,
-      });
-    }
+    if (wait instanceof Promise) return wait.then((w) => (w > 0 ? rateLimited(binding, w) : takeQuota(ex, binding, wall)));
+    if (wait > 0) return rateLimited(binding, wait);
   }
-  if (binding.quota !== null) {
-    const wait = binding.quota.take(wall);
-    if (wait > 0) {
-      return problem(Errors.quotaExhausted, `Binding ${binding.id} used its ${binding.quota.limit} requests for ${binding.quota.periodLabel()}.`, { 'retry-after': String(wait) });
-    }
-    ex.quota = binding.quota;
-  }
+  return takeQuota(ex, binding, wall);
+}
+
+function rateLimited(binding: BindingContext, wait: number): Problem {
+  const bucket = binding.bucket as NonNullable<BindingContext['bucket']>;
+  const seconds = String(Math.max(1, Math.ceil(wait)));
+  return problem(Errors.rateLimited, `Binding ${binding.id} allows ${bucket.rate} requests per second (burst ${bucket.burst}).`, {
+    'retry-after': seconds,
+    'ratelimit-limit': String(bucket.rate),
+    'ratelimit-remaining': '0',
+    'ratelimit-reset': seconds,
+  });
+}
+
+function takeQuota(ex: Exchange, binding: BindingContext, wall: number): Problem | null | Promise<Problem | null> {
+  const quota = binding.quota;
+  if (quota === null) return null;
+  const wait = quota.take(wall);
+  if (wait instanceof Promise) return wait.then((w) => quotaTaken(ex, binding, w));
+  return quotaTaken(ex, binding, wait);
+}
+
+function quotaTaken(ex: Exchange, binding: BindingContext, wait: number): Problem | null {
+  const quota = binding.quota as NonNullable<BindingContext['quota']>;
+  if (wait > 0) return problem(Errors.quotaExhausted, `Binding ${binding.id} used its ${quota.limit} requests for ${quota.periodLabel()}.`, { 'retry-after': String(wait) });
+  ex.quota = quota;
   return null;
 }
 
@@ -149,11 +163,13 @@ function agencyProtection(ex: Exchange, route: RouteContext, mono: number): Prob
 
 export interface PipelineOptions {
   metering: Metering;
+  accounting: Accounting;
 }
 
 export class Pipeline {
   #runtime: Runtime | null = null;
   #metering: Metering;
+  #accounting: Accounting;
   #deadlines = new Deadlines();
   #draining = false;
   /** set when the grace period is over and connections are being closed */
@@ -165,6 +181,7 @@ export class Pipeline {
 
   constructor(options: PipelineOptions) {
     this.#metering = options.metering;
+    this.#accounting = options.accounting;
   }
 
   get runtime(): Runtime | null {
@@ -265,8 +282,10 @@ export class Pipeline {
       ex.route = route;
       beginCall(route.provider);
       ex.holdsCall = true;
-      // 4. the client's rate limit and quota
-      const limited = clientLimits(ex, binding, startMono, Date.now());
+      // 4. the client's rate limit and quota, the fleet's when Redis counts them
+      if (!this.#accounting.available()) return this.#refuse(ex, problem(Errors.accountingUnavailable, "The fleet's accounting store is unreachable; try again shortly.", { 'retry-after': '5' }));
+      const checked = clientLimits(ex, binding, startMono, Date.now());
+      const limited = checked instanceof Promise ? await checked : checked;
       if (limited !== null) return this.#refuse(ex, limited);
       // 5. body, read and validated before anything is taken from the agency's protection
       if (ex.expectContinue && hasBody(req)) {
@@ -426,7 +445,7 @@ export class Pipeline {
       if (ex.holdsSlot) provider.guard.release();
       if (ex.holdsCall) endCall(provider);
     }
-    if (ex.quota !== null && !ex.answered) ex.quota.refund();
+    if (ex.quota !== null) ex.quota.settle(ex.answered);
     this.unrecorded--;
     const tx = ex.tx;
     const cut = code === CLIENT_GONE && this.#cutting;

@@ -6,7 +6,8 @@ import { templateParams } from '../api/v1alpha1/index.ts';
 import { Pool } from 'undici';
 import type { ValidateFunction } from 'ajv';
 import { compileRouteSchema, type Snapshot, type SnapshotBinding, type SnapshotProvider, type SnapshotRoute } from '../api/snapshot/index.ts';
-import { CircuitBreaker, ProviderGuard, QuotaCounter, RetryBudget, TokenBucket } from './limits.ts';
+import type { Accounting } from './accounting.ts';
+import { CircuitBreaker, ProviderGuard, RetryBudget, type QuotaGate, type RateGate } from './limits.ts';
 import { compileFieldPaths } from './privacy.ts';
 import { Router } from './router.ts';
 
@@ -46,8 +47,8 @@ export interface BindingContext {
   id: string;
   clientId: string;
   routes: ReadonlySet<string>;
-  bucket: TokenBucket | null;
-  quota: QuotaCounter | null;
+  bucket: RateGate | null;
+  quota: QuotaGate | null;
   sources: BlockList | null;
   notBefore: number;
   notAfter: number;
@@ -63,13 +64,16 @@ export interface Runtime {
   bySubject: Map<string, BindingContext>;
 }
 
-/** What outlives a snapshot. Keyed by object id. */
+/** What outlives a snapshot. Keyed by object id; the bindings' rates and quotas are the accounting's. */
 export class RuntimeState {
-  buckets = new Map<string, TokenBucket>();
-  quotas = new Map<string, QuotaCounter>();
+  accounting: Accounting;
   providers = new Map<string, { fingerprint: string; ctx: ProviderContext }>();
   /** providers replaced by the snapshot being built, retired once it is in force */
   replaced: ProviderContext[] = [];
+
+  constructor(accounting: Accounting) {
+    this.accounting = accounting;
+  }
 }
 
 function providerFingerprint(p: SnapshotProvider): string {
@@ -163,19 +167,10 @@ function blockListOf(cidrs: readonly string[]): BlockList | null {
 }
 
 function bindingContext(b: SnapshotBinding, state: RuntimeState, now: number, wall: number): BindingContext {
-  let bucket: TokenBucket | null = null;
-  if (b.rateLimit !== null) {
-    bucket = state.buckets.get(b.id) ?? new TokenBucket(b.rateLimit.requestsPerSecond, b.rateLimit.burst, now);
-    bucket.reconfigure(b.rateLimit.requestsPerSecond, b.rateLimit.burst);
-    state.buckets.set(b.id, bucket);
-  }
-  let quota: QuotaCounter | null = null;
-  if (b.quota !== null) {
-    // Quota periods are calendar days and months: wall-clock time, as QuotaCounter.take gets.
-    quota = state.quotas.get(b.id) ?? new QuotaCounter(b.quota.requests, b.quota.period, wall);
-    quota.reconfigure(b.quota.requests, b.quota.period, wall);
-    state.quotas.set(b.id, quota);
-  }
+  const rate = b.rateLimit;
+  const bucket = rate === null ? null : state.accounting.rateGate(b.id, rate.requestsPerSecond, rate.burst, now);
+  // Quota periods are calendar days and months: wall-clock time, as QuotaGate.take gets.
+  const quota = b.quota === null ? null : state.accounting.quotaGate(b.id, b.quota.requests, b.quota.period, wall);
   return {
     id: b.id,
     clientId: b.clientId,

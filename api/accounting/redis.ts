@@ -90,9 +90,10 @@ export function redisTarget(raw: string, password: string | null): RedisTarget {
 /**
  * A connection that fails fast instead of queueing: a command sent while Redis is away errors
  * at once (no offline queue, no retry per request), and the client reconnects in the
- * background at most a second apart. Callers decide what a failure means.
+ * background at most a second apart. A command unanswered after commandTimeoutMs fails too.
+ * Callers decide what a failure means.
  */
-export function connectRedis(target: RedisTarget, name: string): Redis {
+export function connectRedis(target: RedisTarget, name: string, commandTimeoutMs = 2000): Redis {
   return new Redis({
     ...target.options,
     connectionName: name,
@@ -100,7 +101,7 @@ export function connectRedis(target: RedisTarget, name: string): Redis {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 2000,
-    commandTimeout: 2000,
+    commandTimeout: commandTimeoutMs,
     retryStrategy: (times) => Math.min(100 * times, 1000),
     reconnectOnError: () => false,
   });

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compile, parseManifests } from '../../compiler/index.ts';
 import { validateObject } from '../../api/v1alpha1/index.ts';
+import { Accounting } from '../../dataplane/accounting.ts';
 import { Loader } from '../../dataplane/loader.ts';
 import { Metering } from '../../dataplane/metering.ts';
 import { Pipeline } from '../../dataplane/pipeline.ts';
@@ -311,10 +312,11 @@ function passesOlderCrd(o: Obj): boolean {
 // ---- the run ---------------------------------------------------------------------------------
 
 const auditDir = mkdtempSync(join(tmpdir(), 'gozargah-fuzz-'));
-const metering = new Metering({ bus: 'default', auditLog: join(auditDir, 'audit.jsonl'), auditQueueBytes: 1 << 20, auditUnavailable: 'serve', log: () => {}, gauges: () => ({ generation: 0, openBreakers: new Map(), quotas: [] }) });
-const pipeline = new Pipeline({ metering });
+const accounting = new Accounting({ bus: 'default', replica: 'fuzz', redis: null, redisUnavailable: 'local', stateDir: null, log: () => {} });
+const metering = new Metering({ bus: 'default', auditLog: join(auditDir, 'audit.jsonl'), auditQueueBytes: 1 << 20, auditUnavailable: 'serve', log: () => {}, gauges: () => ({ generation: 0, openBreakers: new Map(), quotas: [] }), accounting });
+const pipeline = new Pipeline({ metering, accounting });
 const refusals: string[] = [];
-const loader = new Loader(pipeline, metering, (r) => {
+const loader = new Loader(pipeline, metering, accounting, (r) => {
   if (r['level'] === 'error') refusals.push(String(r['error']));
 });
 t.teardown(async () => {

@@ -1,0 +1,108 @@
+// What a replica keeps on disk across restarts (--state-dir): without Redis, the quota each
+// binding used this period, so a restart does not hand every client a fresh quota; with Redis,
+// a batch of counts that could not reach Redis at shutdown, sent when the replica next starts
+// (a batch counts once however often it is sent: fleet-store.ts). Files are written whole
+// (a temporary file renamed over), so a crash mid-write leaves the previous one.
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Batch } from './fleet-store.ts';
+import type { Log } from './loader.ts';
+
+const QUOTAS = 'quotas.json';
+const BATCH_PREFIX = 'unflushed-';
+
+export interface SavedQuota {
+  period: string;
+  used: number;
+}
+
+export class StateDir {
+  readonly dir: string;
+  #log: Log;
+  #writing = false;
+
+  constructor(dir: string, log: Log) {
+    this.dir = dir;
+    this.#log = log;
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** The quotas saved by the last run; an unreadable file is reported and treated as none. */
+  loadQuotas(): Map<string, SavedQuota> {
+    const saved = new Map<string, SavedQuota>();
+    let text: string;
+    try {
+      text = readFileSync(join(this.dir, QUOTAS), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#log({ level: 'warn', msg: 'saved quotas unreadable; counting from zero', file: join(this.dir, QUOTAS), error: (err as Error).message });
+      return saved;
+    }
+    try {
+      const doc = JSON.parse(text) as Record<string, unknown>;
+      for (const [binding, value] of Object.entries(doc)) {
+        const q = value as Partial<SavedQuota>;
+        if (typeof q.period === 'string' && Number.isSafeInteger(q.used) && (q.used as number) >= 0) saved.set(binding, { period: q.period, used: q.used as number });
+      }
+    } catch (err) {
+      this.#log({ level: 'warn', msg: 'saved quotas are not JSON; counting from zero', file: join(this.dir, QUOTAS), error: (err as Error).message });
+    }
+    return saved;
+  }
+
+  /** Writes the quotas in the background; a write still running makes this one wait for the next tick. */
+  saveQuotas(quotas: Map<string, SavedQuota>): void {
+    if (this.#writing) return;
+    this.#writing = true;
+    const file = join(this.dir, QUOTAS);
+    const tmp = `${file}.tmp`;
+    writeFile(tmp, JSON.stringify(Object.fromEntries(quotas)))
+      .then(() => rename(tmp, file))
+      .catch((err: unknown) => this.#log({ level: 'error', msg: 'quotas not saved', file, error: (err as Error).message }))
+      .finally(() => (this.#writing = false));
+  }
+
+  /** At shutdown: written at once, the process is about to end. */
+  saveQuotasNow(quotas: Map<string, SavedQuota>): void {
+    const file = join(this.dir, QUOTAS);
+    try {
+      writeFileSync(`${file}.tmp`, JSON.stringify(Object.fromEntries(quotas)));
+      renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      this.#log({ level: 'error', msg: 'quotas not saved at shutdown', file, error: (err as Error).message });
+    }
+  }
+
+  saveBatch(batch: Batch): boolean {
+    const file = this.#batchFile(batch);
+    try {
+      writeFileSync(`${file}.tmp`, JSON.stringify(batch));
+      renameSync(`${file}.tmp`, file);
+      return true;
+    } catch (err) {
+      this.#log({ level: 'error', msg: 'unflushed counts not saved', file, records: batch.records, error: (err as Error).message });
+      return false;
+    }
+  }
+
+  loadBatches(): Batch[] {
+    const batches: Batch[] = [];
+    for (const name of readdirSync(this.dir)) {
+      if (!name.startsWith(BATCH_PREFIX) || !name.endsWith('.json')) continue;
+      try {
+        batches.push(JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as Batch);
+      } catch (err) {
+        this.#log({ level: 'warn', msg: 'unflushed counts unreadable; left in place', file: join(this.dir, name), error: (err as Error).message });
+      }
+    }
+    return batches;
+  }
+
+  removeBatch(batch: Batch): void {
+    rmSync(this.#batchFile(batch), { force: true });
+  }
+
+  #batchFile(batch: Batch): string {
+    return join(this.dir, `${BATCH_PREFIX}${batch.run.replaceAll('/', '_')}-${batch.seq}.json`);
+  }
+}
