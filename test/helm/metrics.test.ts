@@ -1,6 +1,7 @@
-// The dashboard and the alerts query what the dataplane really exports: a real dataplane serves a
-// few requests (forwarded, refused, over quota), and every metric named by a dashboard panel or a
-// PrometheusRule expression appears in its /metrics, with every label the query groups or filters by.
+// The dashboard and the alerts query what the dataplane really exports: a real dataplane, counting
+// in a real Redis as the production values have it, serves a few requests (forwarded, refused, over
+// quota), and every metric named by a dashboard panel or a PrometheusRule expression appears in its
+// /metrics, with every label the query groups or filters by.
 import t, { type Test } from 'tap';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { startAgency } from '../helpers/agency.ts';
 import { startDataplane, ROOT } from '../helpers/dataplane.ts';
 import { CHART, helm } from '../helpers/helm.ts';
 import { binding, keySecret, manifestDir, provider, route } from '../helpers/manifests.ts';
+import { startRedis } from '../helpers/redis.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -21,8 +23,13 @@ const dir = manifestDir([
   keySecret('client-keys', { k: KEY }),
   binding('client', 'client-a', [{ namespace: 'gov', name: 'echo' }], { quota: { requests: 2, period: 'Day' } }),
 ]);
-const dp = await startDataplane(['--manifests', dir]);
-t.teardown(() => dp.stop());
+// The Redis metrics (gozargah_redis_*, gozargah_usage_*) exist only with --redis.
+const redis = await startRedis();
+const dp = await startDataplane(['--manifests', dir, '--redis', redis.url]);
+t.teardown(async () => {
+  await dp.stop();
+  await redis.close();
+});
 
 for (let i = 0; i < 3; i++) await (await fetch(`${dp.url}/h/v1/echo/${i}`, { headers: { 'x-api-key': KEY } })).arrayBuffer(); // 2 ok, 1 quota_exhausted
 await (await fetch(`${dp.url}/h/v1/echo/1`)).arrayBuffer(); // credentials_missing
@@ -90,7 +97,7 @@ t.test('every alert queries metrics that exist', async (t2) => {
   const [rule] = parseAllDocuments(out.stdout).map((d) => d.toJS() as Obj);
   const alerts = (rule?.['spec']['groups'][0]['rules'] ?? []) as Obj[];
   const names = alerts.map((a) => a['alert'] as string);
-  for (const wanted of ['GozargahDataplaneStale', 'GozargahProviderErrorRatio', 'GozargahCircuitBreakerOpen', 'GozargahQuotaExhausted']) t2.ok(names.includes(wanted), `alert ${wanted}`);
+  for (const wanted of ['GozargahDataplaneStale', 'GozargahProviderErrorRatio', 'GozargahCircuitBreakerOpen', 'GozargahQuotaExhausted', 'GozargahRedisUnreachable', 'GozargahRedisLocalDecisions', 'GozargahUsageNotFlushed']) t2.ok(names.includes(wanted), `alert ${wanted}`);
   for (const alert of alerts) checkExpr(t2, `alert ${alert['alert']}`, alert['expr'] as string);
 
   // The operator's metrics come from operator/ (not started here): its source must name them.
