@@ -1,7 +1,9 @@
 // charts/gozargah on a real kube-apiserver + etcd: `helm install` creates every object and the
 // CRDs, CRs are accepted, `helm upgrade` changes the Deployments and keeps every CR, an upgrade to a
 // chart whose CRD gained a field serves that field, and `helm uninstall` removes what the chart
-// made but leaves the CRDs and every CR. There is no kubelet: pods never run, objects are checked.
+// made but leaves the CRDs and every CR. A second release with the bundled Redis: its StatefulSet,
+// Service, Secret and NetworkPolicy are accepted, and an upgrade keeps the generated password.
+// There is no kubelet (nor controllers): pods never run, objects are checked.
 import t from 'tap';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -180,6 +182,37 @@ t.test('helm uninstall removes what the chart made and leaves the CRDs and every
   t2.equal((await cluster.kubectl(['get', 'clusterrole,clusterrolebinding', 'gozargah-operator'])).code, 1, 'the cluster-wide RBAC is gone');
   for (const crd of CRDS) t2.equal((await cluster.kubectl(['get', 'crd', crd])).code, 0, `${crd} is still there`);
   t2.strictSame(await crs(), [...examples, 'civil-registry/ServiceProvider/with-contact'].sort(), 'every CR is still there');
+});
+
+t.test('a release with the bundled Redis: accepted by the API server; an upgrade keeps its generated password', async (t2) => {
+  const ns = 'gozargah-small';
+  const release = ['small', CHART, '--namespace', ns];
+  const values = ['--set', 'crds.enabled=false', '--set', 'redis.enabled=true', '--set', 'networkPolicy.enabled=true'];
+  const install = await run(['install', ...release, '--create-namespace', ...values]);
+  t2.equal(install.code, 0, install.stderr);
+  t2.match(install.stdout, /the bundled Redis: StatefulSet and Service small-gozargah-redis/, 'NOTES.txt names it');
+  const out = await run(['get', 'manifest', 'small', '--namespace', ns]);
+  const objects = parseAllDocuments(out.stdout)
+    .map((d) => d.toJS() as Obj | null)
+    .filter((o): o is Obj => o !== null)
+    .map((o) => `${o['kind']}/${o['metadata']['name']}`);
+  for (const o of ['StatefulSet/small-gozargah-redis', 'Service/small-gozargah-redis', 'Secret/small-gozargah-redis', 'NetworkPolicy/small-gozargah-redis']) t2.ok(objects.includes(o), `${o} is in the release`);
+  const got = await ok(['get', '-n', ns, '-f', '-', '-o', 'name'], out.stdout);
+  t2.equal(got.trim().split('\n').length, objects.length, `all ${objects.length} objects exist`);
+  const password = async (): Promise<string> => Buffer.from(await ok(['-n', ns, 'get', 'secret', 'small-gozargah-redis', '-o', 'jsonpath={.data.password}']), 'base64').toString();
+  const first = await password();
+  t2.match(first, /^[A-Za-z0-9]{40}$/, 'a generated password');
+  t2.equal(await ok(['-n', ns, 'get', 'deploy', 'small-gozargah-operator', '-o', 'jsonpath={.spec.template.spec.containers[0].env[?(@.name=="GOZARGAH_REDIS_URL")].value}']), 'redis://small-gozargah-redis.gozargah-small.svc:6379/0');
+
+  const upgrade = await run(['upgrade', ...release, ...values, '--set', 'redis.maxmemory=128mb']);
+  t2.equal(upgrade.code, 0, upgrade.stderr);
+  t2.equal(await password(), first, 'the upgrade read the password back (lookup) instead of generating another');
+  t2.match(await ok(['-n', ns, 'get', 'statefulset', 'small-gozargah-redis', '-o', 'jsonpath={.spec.template.spec.containers[0].args}']), /"--maxmemory","128mb"/, 'the StatefulSet took the new value');
+
+  const uninstall = await run(['uninstall', 'small', '--namespace', ns, '--wait', '--timeout', '60s']);
+  t2.equal(uninstall.code, 0, uninstall.stderr);
+  const left = await ok(['-n', ns, 'get', 'statefulset,svc,secret,networkpolicy,deploy', '-l', 'app.kubernetes.io/instance=small', '-o', 'name']);
+  t2.equal(left.trim(), '', 'nothing of the release is left');
 });
 
 /** Adds spec.contact to the ServiceProvider CRD template (its body below `spec:` is plain YAML). */
