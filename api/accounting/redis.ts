@@ -38,7 +38,7 @@ export function redisPassword(file: string | null, env: NodeJS.ProcessEnv = proc
 
 function dbOf(value: string | null, url: string): number {
   if (value === null || value === '') return 0;
-  if (!/^\d{1,2}$/.test(value)) throw new RedisUrlError(`the Redis database in ${url} must be a number from 0 to 15, got ${value}`);
+  if (!/^\d{1,2}$/.test(value) || Number(value) > 15) throw new RedisUrlError(`the Redis database in ${url} must be a number from 0 to 15, got ${value}`);
   return Number(value);
 }
 
