@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import type { Snapshot } from '../api/snapshot/index.ts';
 import { compile } from '../compiler/index.ts';
 import { binding, keySecret, provider, route } from '../test/helpers/manifests.ts';
+import { startRedis } from '../test/helpers/redis.ts';
 import { startNginxAgency, startNginxProxy } from './nginx.ts';
 import { accepting, CPU, IMAGE_NODE_FLAGS, pinned, printed, stop } from './processes.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
-export const CONTENDERS = ['direct', 'nginx', 'http-proxy', 'dataplane'] as const;
+export const CONTENDERS = ['direct', 'nginx', 'http-proxy', 'dataplane', 'dataplane-redis'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
 export const LABELS: Record<ContenderName, string> = {
@@ -21,6 +22,7 @@ export const LABELS: Record<ContenderName, string> = {
   nginx: 'nginx, 1 worker, keep-alive upstream',
   'http-proxy': 'http-proxy 1.18, keep-alive agent',
   dataplane: 'gozargah dataplane, whole pipeline, 1 worker',
+  'dataplane-redis': 'gozargah dataplane + Redis (fleet quotas, rate, usage)',
 };
 
 export const PATH = '/registry/v1/persons/0012345678';
@@ -79,10 +81,10 @@ export function pipelineObjects(agencyUrl: string): Record<string, unknown>[] {
 }
 
 /** The dataplane on the proxy CPU, serving a snapshot file, with its audit log in a file. */
-export async function startDataplane(snapshot: string, key = KEY, path = PATH, extraArgs: readonly string[] = []): Promise<Running & { port: number }> {
+export async function startDataplane(snapshot: string, key = KEY, path = PATH, extraArgs: readonly string[] = [], dataplaneArgs: readonly string[] = []): Promise<Running & { port: number }> {
   const port = await freePort();
   const audit = join(mkdtempSync(join(tmpdir(), 'gozargah-bench-audit-')), 'audit.jsonl');
-  const args = [...IMAGE_NODE_FLAGS, ...extraArgs, join(ROOT, 'dataplane/main.ts'), '--snapshot', snapshot, '--listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--audit-log', audit];
+  const args = [...IMAGE_NODE_FLAGS, ...extraArgs, join(ROOT, 'dataplane/main.ts'), '--snapshot', snapshot, '--listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--audit-log', audit, ...dataplaneArgs];
   const child = pinned(CPU.proxy, process.execPath, args);
   await Promise.all([printed(child, '"listening"'), printed(child, '"snapshot loaded"')]);
   return { ...running(`http://127.0.0.1:${port}`, key, child, path), port };
@@ -107,5 +109,11 @@ export async function startContender(name: ContenderName, agency: Running): Prom
     }
     case 'dataplane':
       return startDataplane(snapshotFile(pipelineObjects(target)));
+    case 'dataplane-redis': {
+      // The same dataplane counting its quota, rate limit and usage in a real redis-server.
+      const redis = await startRedis({ aof: true });
+      const dp = await startDataplane(snapshotFile(pipelineObjects(target)), KEY, PATH, [], ['--redis', redis.url]);
+      return { ...dp, stop: async () => (await dp.stop(), await redis.close()) };
+    }
   }
 }
