@@ -79,6 +79,8 @@ end
 return 1
 `;
 
+const GENERIC_CLOSE = /^(connection closed|Connection is closed\.)$/;
+
 interface Scripted extends Redis {
   leaseQuota(quota: string, replicas: string, limit: number, want: number, ttl: number): Promise<[number, number, number]>;
   takeRate(bucket: string, rate: number, burst: number, want: number): Promise<[number, number]>;
@@ -162,7 +164,8 @@ export class FleetStore {
 
   /** Logged once per outage, however many commands fail during it. */
   #markDown(error: string): void {
-    this.#lastError = error;
+    // A closed connection follows the error that closed it: keep the error, it says why.
+    if (!(GENERIC_CLOSE.test(error) && this.#announcedDown && this.#lastError !== null)) this.#lastError = error;
     if (this.up) this.#switch();
     if (this.#announcedDown || this.#closing) return;
     this.#announcedDown = true;

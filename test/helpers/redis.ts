@@ -11,6 +11,8 @@ export interface RunningRedis {
   url: string;
   port: number;
   dir: string;
+  /** the unix socket, when asked for */
+  socket: string;
   /** the server's output so far, for failure messages */
   output(): string;
   /** SIGTERM, waiting for the exit (Redis writes its AOF on the way out) */
@@ -27,6 +29,8 @@ export interface RedisOptions {
   /** appendonly yes, appendfsync everysec (the chart's setting) */
   aof?: boolean;
   password?: string;
+  /** also listen on a unix socket in the scratch directory (its path is `socket`) */
+  unixSocket?: boolean;
 }
 
 async function freePort(): Promise<number> {
@@ -46,6 +50,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RunningRed
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no',
     '--appendonly', options.aof === true ? 'yes' : 'no', '--appendfsync', 'everysec', '--loglevel', 'warning',
     ...(options.password === undefined ? [] : ['--requirepass', options.password]),
+    ...(options.unixSocket === true ? ['--unixsocket', join(dir, 'redis.sock'), '--unixsocketperm', '700'] : []),
   ];
   const launch = async (): Promise<void> => {
     const c = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -80,6 +85,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RunningRed
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
+    socket: join(dir, 'redis.sock'),
     output: () => out,
     stop: () => exit('SIGTERM'),
     kill9: () => exit('SIGKILL'),
