@@ -1,24 +1,41 @@
 #!/usr/bin/env node
-// gozargah: check and compile Gozargah manifests without a cluster.
+// gozargah: check and compile Gozargah manifests without a cluster; report the bus's figures.
 //   gozargah validate -f PATH...            table of every object and its conditions
 //   gozargah compile  -f PATH... [-o json|yaml]   the snapshots and statuses
+//   gozargah report   --redis URL | --audit FILE...  the bus's figures for a month or range of days
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
-import { compile, isKnownKind, parseManifests, type StatusEntry } from '../compiler/index.ts';
+import type * as Yaml from 'yaml';
+import type * as Compiler from '../compiler/index.ts';
+import type { StatusEntry } from '../compiler/index.ts';
 import { readManifestFiles } from './files.ts';
+import { report } from './report/command.ts';
+import { ReportFailure, ReportUsageError } from './report/errors.ts';
 import { renderTable } from './table.ts';
 
 const USAGE = `Usage:
   gozargah validate -f PATH [-f PATH...]        check manifests; exit 1 if any object is not accepted
   gozargah compile  -f PATH [-f PATH...] [-o json|yaml]
                                                 print the dataplane snapshot per bus and every status
-PATH is a YAML/JSON file or a directory (read recursively). Secrets may use data or stringData.`;
+  gozargah report   (--redis URL [--redis-password-file FILE] | --audit FILE [FILE...])
+                    (--month YYYY-MM | --from YYYY-MM-DD --to YYYY-MM-DD)
+                    [--bus BUS] [--top N] [-o table|markdown|csv|json]
+                                                transactions, outcomes and top providers, services and
+                                                clients of a period (UTC days, --to inclusive), from the
+                                                fleet's Redis or the dataplane's audit records
+PATH is a YAML/JSON file or a directory (read recursively). Secrets may use data or stringData.
+report: --redis defaults to $GOZARGAH_REDIS_URL, the password to $GOZARGAH_REDIS_PASSWORD; audit
+FILE may be .gz or - (standard input); without --bus every bus is reported together; --top 10.
+Exit 2 on a usage error, an unreachable Redis, an unreadable file or an unknown bus.`;
 
 class UsageError extends Error {}
 
+// validate and compile load the compiler and yaml when they run (main): report starts without them.
+let compiler: typeof Compiler;
+let yaml: typeof Yaml;
+
 interface Loaded {
   statuses: StatusEntry[];
-  snapshots: ReturnType<typeof compile>['snapshots'];
+  snapshots: ReturnType<typeof Compiler.compile>['snapshots'];
   origin: Map<string, string>;
   problems: string[];
   skipped: string[];
@@ -32,13 +49,13 @@ function load(paths: string[]): Loaded {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const parsed = parseManifests(files);
+  const parsed = compiler.parseManifests(files);
   const problems = parsed.errors.map((e) => `${e.file} (document ${e.document}): ${e.message}`);
   const origin = new Map<string, string>();
   const skipped: string[] = [];
   const objects: unknown[] = [];
   for (const m of parsed.objects) {
-    if (!isKnownKind(m.object)) {
+    if (!compiler.isKnownKind(m.object)) {
       skipped.push(`${m.file} (document ${m.document}): ${String(m.object['apiVersion'])} ${String(m.object['kind'])} is not read by gozargah`);
       continue;
     }
@@ -46,7 +63,7 @@ function load(paths: string[]): Loaded {
     origin.set(`${String(m.object['kind'])}/${meta.namespace ?? 'default'}/${meta.name}`, `${m.file}#${m.document}`);
     objects.push(m.object);
   }
-  const { snapshots, statuses } = compile({ objects, now: new Date().toISOString() });
+  const { snapshots, statuses } = compiler.compile({ objects, now: new Date().toISOString() });
   return { statuses, snapshots, origin, problems, skipped };
 }
 
@@ -91,17 +108,19 @@ function compileCommand(paths: string[], format: string): number {
   const { statuses, snapshots, problems } = load(paths);
   for (const p of problems) process.stderr.write(`error: ${p}\n`);
   const out = { snapshots, statuses };
-  process.stdout.write(format === 'json' ? `${JSON.stringify(out, null, 2)}\n` : stringify(out, { lineWidth: 0, aliasDuplicateObjects: false }));
+  process.stdout.write(format === 'json' ? `${JSON.stringify(out, null, 2)}\n` : yaml.stringify(out, { lineWidth: 0, aliasDuplicateObjects: false }));
   return problems.length > 0 || statuses.some((s) => !fullyAccepted(s)) ? 1 : 0;
 }
 
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
   }
   try {
+    if (command === 'report') return await report(rest);
+    [compiler, yaml] = await Promise.all([import('../compiler/index.ts'), import('yaml')]);
     const { values } = parseArgs({
       args: rest,
       options: { filename: { type: 'string', short: 'f', multiple: true }, output: { type: 'string', short: 'o', default: 'json' } },
@@ -112,12 +131,16 @@ export function main(argv: string[]): number {
     if (command === 'compile') return compileCommand(paths, values.output);
     throw new UsageError(`unknown command ${command}`);
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`gozargah: ${(err as Error).message}\n${USAGE}\n`);
+    if (err instanceof ReportFailure) {
+      process.stderr.write(`gozargah report: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof UsageError || err instanceof ReportUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`gozargah${err instanceof ReportUsageError ? ' report' : ''}: ${(err as Error).message}\n${USAGE}\n`);
       return 2;
     }
     throw err;
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));
