@@ -151,8 +151,11 @@ export const ClientBindingStatus = Strict({
   grantedRoutes: Type.Optional(Type.Array(Type.String(), { maxItems: 10000, description: 'namespace/name of each route granted.' })),
   usage: Type.Optional(Strict({
     period: Type.String({ description: 'Current quota period, e.g. 2026-11 or 2026-11-23.' }),
-    requests: Type.Integer({ minimum: 0 }),
+    requests: Type.Integer({ minimum: 0, description: 'Requests the whole fleet charged to the quota this period (the operator reads them from Redis).' }),
+    // Optional so an operator of the previous version, still leading during an upgrade, can write.
+    limit: Type.Optional(Type.Integer({ minimum: 1, description: 'The quota: spec.quota.requests.' })),
     quota: Type.String({ description: 'used/limit, for kubectl.' }),
+    updated: Type.Optional(Type.String({ format: 'date-time', pattern: RFC3339, maxLength: 64, description: 'When requests last changed (or the period started).' })),
   })),
 });
 
