@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { redisPassword, redisTarget, RedisUrlError, REDIS_URL_ENV, type RedisTarget } from '../api/accounting/index.ts';
 
 export interface OperatorArgs {
   /** where the snapshots, the leader Lease and the dataplane reports live */
@@ -17,7 +18,14 @@ export interface OperatorArgs {
   debounceMs: number;
   /** how often every watch is re-established, whether or not it went silent */
   rewatchSeconds: number;
+  /** where the fleet's counts live (status.usage of ClientBindings); null: usage is not reported */
+  redis: RedisTarget | null;
+  /** how often the leader reads the counts and writes the usage that changed */
+  usageSeconds: number;
 }
+
+/** The issue's promise: status.usage is at most this many seconds behind the fleet's counts. */
+export const MAX_USAGE_SECONDS = 30;
 
 export const USAGE = `Usage: gozargah-operator [options]
   --namespace NS         where snapshots, the leader Lease and dataplane reports live
@@ -29,7 +37,15 @@ export const USAGE = `Usage: gozargah-operator [options]
   --lease-name NAME      the leader-election Lease (default: gozargah-operator)
   --lease-seconds N      a leader that has not renewed for N seconds is replaced (default: 15)
   --debounce-ms N        gather changes for N ms before compiling (default: 50)
-  --rewatch-seconds N    re-establish every watch this often, in case one went silent (default: 300)`;
+  --rewatch-seconds N    re-establish every watch this often, in case one went silent (default: 300)
+  --redis URL            the fleet's counts (the dataplane's --redis): the leader writes each
+                         ClientBinding's status.usage from them (redis://host:6379/0, rediss://...,
+                         unix:///path/redis.sock, redis-sentinel://h1:26379,h2:26379/master;
+                         default: $GOZARGAH_REDIS_URL; without it usage stays as stored)
+  --redis-password-file FILE
+                         the Redis password (default: $GOZARGAH_REDIS_PASSWORD)
+  --usage-seconds N      read the counts and write the usage that changed every N seconds
+                         (default: 15, at most 30)`;
 
 export class ArgsError extends Error {}
 
@@ -47,6 +63,19 @@ function positive(flag: string, value: string, integer = true): number {
   return n;
 }
 
+function redisArg(url: string | undefined, passwordFile: string | null, env: NodeJS.ProcessEnv): RedisTarget | null {
+  if (url === undefined || url === '') {
+    if (passwordFile !== null) throw new ArgsError('--redis-password-file goes with --redis URL (or GOZARGAH_REDIS_URL)');
+    return null;
+  }
+  try {
+    return redisTarget(url, redisPassword(passwordFile, env));
+  } catch (err) {
+    if (err instanceof RedisUrlError) throw new ArgsError(`--redis: ${err.message}`);
+    throw err;
+  }
+}
+
 export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorArgs {
   let values;
   try {
@@ -62,6 +91,9 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
         'lease-seconds': { type: 'string', default: '15' },
         'debounce-ms': { type: 'string', default: '50' },
         'rewatch-seconds': { type: 'string', default: '300' },
+        redis: { type: 'string' },
+        'redis-password-file': { type: 'string' },
+        'usage-seconds': { type: 'string', default: '15' },
       },
     }));
   } catch (err) {
@@ -72,6 +104,9 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
   if (values.identity.length === 0) throw new ArgsError('--identity must not be empty');
   const debounce = Number(values['debounce-ms']);
   if (!Number.isInteger(debounce) || debounce < 0) throw new ArgsError(`--debounce-ms must be a whole number of milliseconds, got ${values['debounce-ms']}`);
+  const usageSeconds = positive('--usage-seconds', values['usage-seconds']);
+  if (usageSeconds > MAX_USAGE_SECONDS) throw new ArgsError(`--usage-seconds must be at most ${MAX_USAGE_SECONDS} (status.usage may lag the counts by no more), got ${values['usage-seconds']}`);
+  const redis = redisArg(values.redis ?? env[REDIS_URL_ENV], values['redis-password-file'] ?? null, env);
   return {
     namespace: values.namespace,
     kubeconfig: values.kubeconfig ?? null,
@@ -81,5 +116,7 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     leaseSeconds: positive('--lease-seconds', values['lease-seconds']),
     debounceMs: debounce,
     rewatchSeconds: Math.min(positive('--rewatch-seconds', values['rewatch-seconds']), 86_400), // setTimeout's limit is 24.8 days
+    redis,
+    usageSeconds,
   };
 }

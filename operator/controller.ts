@@ -29,7 +29,9 @@ import { eventRecorder, type EventRecorder } from './events.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { publishSnapshot } from './publish.ts';
 import { sameJson, writeStatus, type Stored as StoredObject } from './status.ts';
+import { keepCountedUsage, UsageLoop, type QuotaBinding, type UsageState } from './usage.ts';
 import { Watched, type WatchHandle, type WatchOptions } from './watch.ts';
+import type { RedisTarget } from '../api/accounting/index.ts';
 
 export type Log = (record: Record<string, unknown>) => void;
 
@@ -40,6 +42,8 @@ export interface ControllerOptions {
   resyncMs: number;
   log: Log;
   metrics: OperatorMetrics;
+  /** with --redis: the leader writes status.usage from the fleet's counts this often */
+  usage?: { target: RedisTarget; intervalMs: number } | null;
 }
 
 /** Status writes in flight at once: enough to finish 10,000 quickly, few enough not to flood the API server. */
@@ -94,6 +98,7 @@ export class Controller {
   /** when the first fresh report expires, if it is not renewed */
   #recheckTimer: NodeJS.Timeout | null = null;
   #recheckAtMs = Infinity;
+  #usage: UsageLoop | null = null;
   lastReconcile: { at: string; ok: boolean; error?: string } | null = null;
 
   constructor(options: ControllerOptions) {
@@ -147,6 +152,27 @@ export class Controller {
     }, this.#o.resyncMs);
     this.#verifyTimer.unref();
     this.request();
+    const usage = this.#o.usage;
+    if (usage !== undefined && usage !== null && this.#usage === null) {
+      // Reads the ClientBindings this replica's watch already holds: no second watch.
+      const bindings = this.#byKind.get('ClientBinding') as Watched<Stored>;
+      this.#usage = new UsageLoop({
+        target: usage.target,
+        intervalMs: usage.intervalMs,
+        bindings: () => bindings.list() as QuotaBinding[],
+        api: this.#custom,
+        recorder: this.#recorder,
+        metrics: this.#o.metrics,
+        log: this.#o.log,
+        writing: () => this.#leading && !this.#stopped,
+      });
+      this.#usage.start();
+    }
+  }
+
+  /** The usage loop's Redis and last pass, for /readyz; null without --redis or before leading. */
+  usageState(): UsageState | null {
+    return this.#usage?.state() ?? null;
   }
 
   /** Stops watching and writing; resolves once a reconcile in flight has finished its current write. */
@@ -155,6 +181,7 @@ export class Controller {
     this.#leading = false;
     for (const timer of [this.#timer, this.#recheckTimer, this.#verifyTimer]) if (timer !== null) clearTimeout(timer);
     for (const w of this.#watches) w.stop();
+    await this.#usage?.stop();
     while (this.#running) await new Promise((resolve) => setTimeout(resolve, 20));
     // Events still queued get a moment, not a say in how long shutdown takes.
     await Promise.race([this.#recorder.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
@@ -452,7 +479,9 @@ export class Controller {
       while (next < due.length && this.#leading && !this.#stopped && !(this.#again && (next >= WAVE_MIN_WRITES || performance.now() - waveStart > WAVE_MIN_MS))) {
         const entry = due[next++] as StatusEntry;
         try {
-          if ((await writeStatus(this.#custom, entry, this.#recorder, cachedOf(entry))) === 'written') this.#o.metrics.statusWritten(entry.kind);
+          // A binding's counts are the usage loop's: a status compiled from an older copy keeps the newer ones.
+          const next = entry.kind === 'ClientBinding' ? (current: StoredObject) => keepCountedUsage(current, entry.status) : undefined;
+          if ((await writeStatus(this.#custom, entry, this.#recorder, cachedOf(entry), next)) === 'written') this.#o.metrics.statusWritten(entry.kind);
         } catch (err) {
           ok = false;
           this.#o.metrics.statusFailed(entry.kind);

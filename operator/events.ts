@@ -1,5 +1,5 @@
 // Kubernetes Events for condition transitions, so `kubectl describe` shows when and why an
-// object became (un)ready. Events are best-effort, as client-go's recorder treats them: a failed
+// object became (un)ready, and for a binding's quota crossing 80% and 100% (operator/usage.ts). Events are best-effort, as client-go's recorder treats them: a failed
 // Event never fails the status write it reports on, and none is waited for. They are queued and
 // sent a few at a time (a first pass over 10,000 objects flips some 40,000 conditions: waiting
 // for each Event would make every status write five requests long); past QUEUE_LIMIT waiting,
@@ -16,9 +16,18 @@ export interface InvolvedObject {
   uid: string;
 }
 
+/** An Event that is not a condition's transition (a quota crossing 80% or 100%). */
+export interface EventNote {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
 export interface EventRecorder {
   /** Queues the Event; returns at once. */
   conditionChanged(object: InvolvedObject, condition: Condition): void;
+  /** Queues the Event; returns at once. */
+  record(object: InvolvedObject, note: EventNote): void;
   /** Resolves when every queued Event has been sent (or has failed). */
   flush(): Promise<void>;
 }
@@ -61,36 +70,40 @@ export function eventRecorder(api: CoreV1Api, options: RecorderOptions): EventRe
       });
     }
   };
+  const record = (object: InvolvedObject, note: EventNote): void => {
+    if (queue.length >= QUEUE_LIMIT) {
+      if (dropped++ % 1000 === 0) onError(new Error(`the Event queue is full (${QUEUE_LIMIT}); ${dropped} Event(s) dropped so far`));
+      return;
+    }
+    const at = now(); // when it happened, not when it is sent
+    queue.push(async () => {
+      try {
+        await api.createNamespacedEvent({
+          namespace: object.namespace,
+          body: {
+            // generateName: two transitions in the same millisecond must not collide
+            metadata: { generateName: `${object.name}.`, namespace: object.namespace },
+            involvedObject: { ...object },
+            reason: note.reason,
+            message: note.message,
+            type: note.type,
+            source: { component: options.component },
+            firstTimestamp: at,
+            lastTimestamp: at,
+            count: 1,
+          },
+        });
+      } catch (err) {
+        onError(err);
+      }
+    });
+    pump();
+  };
   return {
     conditionChanged(object, condition) {
-      if (queue.length >= QUEUE_LIMIT) {
-        if (dropped++ % 1000 === 0) onError(new Error(`the Event queue is full (${QUEUE_LIMIT}); ${dropped} Event(s) dropped so far`));
-        return;
-      }
-      const at = now(); // when it happened, not when it is sent
-      queue.push(async () => {
-        try {
-          await api.createNamespacedEvent({
-            namespace: object.namespace,
-            body: {
-              // generateName: two transitions in the same millisecond must not collide
-              metadata: { generateName: `${object.name}.`, namespace: object.namespace },
-              involvedObject: { ...object },
-              reason: condition.reason,
-              message: condition.message,
-              type: condition.status === 'True' ? 'Normal' : 'Warning',
-              source: { component: options.component },
-              firstTimestamp: at,
-              lastTimestamp: at,
-              count: 1,
-            },
-          });
-        } catch (err) {
-          onError(err);
-        }
-      });
-      pump();
+      record(object, { type: condition.status === 'True' ? 'Normal' : 'Warning', reason: condition.reason, message: condition.message });
     },
+    record,
     flush() {
       if (active === 0 && queue.length === 0) return Promise.resolve();
       return new Promise((resolve) => idle.push(resolve));

@@ -31,7 +31,8 @@ async function main(): Promise<void> {
   else kc.loadFromFile(args.kubeconfig);
 
   const metrics = new OperatorMetrics();
-  const controller = new Controller({ kc, namespace: args.namespace, debounceMs: args.debounceMs, resyncMs: args.rewatchSeconds * 1000, log, metrics });
+  const usage = args.redis === null ? null : { target: args.redis, intervalMs: args.usageSeconds * 1000 };
+  const controller = new Controller({ kc, namespace: args.namespace, debounceMs: args.debounceMs, resyncMs: args.rewatchSeconds * 1000, log, metrics, usage });
   const elector = new LeaderElector(kc.makeApiClient(CoordinationV1Api), {
     namespace: args.namespace,
     name: args.leaseName,
@@ -50,8 +51,9 @@ async function main(): Promise<void> {
   });
   const admin = createAdminServer({
     metrics,
+    // Redis is not part of ready: without it only status.usage waits; everything else goes on.
     ready: () => controller.synced,
-    state: () => ({ leader: elector.leading, identity: args.identity, lastReconcile: controller.lastReconcile }),
+    state: () => ({ leader: elector.leading, identity: args.identity, lastReconcile: controller.lastReconcile, ...(args.redis === null ? {} : { usage: controller.usageState() }) }),
   });
   await new Promise<void>((resolve, reject) => {
     admin.once('error', reject);

@@ -20,7 +20,11 @@ export class OperatorMetrics {
   /** kind|type|status -> count, from the last reconcile */
   #conditions = new Map<string, number>();
   #published = new Map<string, number>();
+  /** binding (namespace/name) -> client and the share of its quota the fleet used, from the usage loop */
+  #quotaUsed = new Map<string, { client: string; ratio: number }>();
   leading = false;
+  /** whether the usage loop's last read of Redis worked; null: no --redis, or not leading yet */
+  redisUp: boolean | null = null;
 
   constructor() {
     this.#exporter = new PrometheusExporter({ preventServerStart: true });
@@ -37,6 +41,9 @@ export class OperatorMetrics {
     const objects = meter.createObservableGauge('gozargah_operator_objects', { description: 'Objects by kind and condition status' });
     const published = meter.createObservableGauge('gozargah_operator_published_generation', { description: 'Generation of the snapshot last published, by bus' });
     const leader = meter.createObservableGauge('gozargah_operator_leader', { description: '1 on the replica that holds the leader Lease' });
+    // The same names as the dataplane's: the dataplane's figure is a replica's, this one the fleet's.
+    const quotaUsed = meter.createObservableGauge('gozargah_quota_used_ratio', { description: "Share of a binding's quota the whole fleet used this period (from Redis, on the leader)" });
+    const redisUp = meter.createObservableGauge('gozargah_redis_up', { description: "1 while the fleet's counts (Redis) answer the leader's usage loop, 0 while not; absent without --redis and on a standby" });
     // The names prom-client's default metrics use, so existing dashboards and alerts find them.
     const resident = meter.createObservableGauge('process_resident_memory_bytes', { description: 'Resident memory size in bytes' });
     const heapUsed = meter.createObservableGauge('nodejs_heap_size_used_bytes', { description: 'Process heap size used from Node.js in bytes' });
@@ -48,11 +55,13 @@ export class OperatorMetrics {
         }
         for (const [bus, generation] of this.#published) result.observe(published, generation, { bus });
         result.observe(leader, this.leading ? 1 : 0);
+        for (const [binding, { client, ratio }] of this.#quotaUsed) result.observe(quotaUsed, ratio, { binding, client });
+        if (this.redisUp !== null) result.observe(redisUp, this.redisUp ? 1 : 0);
         const memory = process.memoryUsage();
         result.observe(resident, memory.rss);
         result.observe(heapUsed, memory.heapUsed);
       },
-      [objects, published, leader, resident, heapUsed],
+      [objects, published, leader, quotaUsed, redisUp, resident, heapUsed],
     );
   }
 
@@ -68,6 +77,11 @@ export class OperatorMetrics {
     // Keep a zero for a combination that emptied, so a graph drops to 0 rather than vanishing.
     for (const key of this.#conditions.keys()) if (!counts.has(key)) counts.set(key, 0);
     this.#conditions = counts;
+  }
+
+  /** The figures of the last read of Redis (kept while Redis is unreachable). */
+  quotaUsed(ratios: Map<string, { client: string; ratio: number }>): void {
+    this.#quotaUsed = ratios;
   }
 
   published(bus: string, generation: number): void {

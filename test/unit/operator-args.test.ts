@@ -1,5 +1,8 @@
 // gozargah-operator's flags: defaults from the pod's downward API, and refusals that name the flag.
 import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ArgsError, parseOperatorArgs } from '../../operator/args.ts';
 
 t.test('defaults come from the pod: POD_NAMESPACE and POD_NAME', async (t2) => {
@@ -14,7 +17,30 @@ t.test('flags win over the environment', async (t2) => {
   t2.same([a.namespace, a.identity, a.kubeconfig, a.leaseSeconds, a.adminListen.port], ['x', 'me', '/k', 3, 0]);
 });
 
+t.test('--redis: from the flag or GOZARGAH_REDIS_URL, the password from a file or the environment, never shown', async (t2) => {
+  const none = parseOperatorArgs([], {});
+  t2.same([none.redis, none.usageSeconds], [null, 15], 'no Redis: usage is not reported; every 15 s otherwise');
+  const a = parseOperatorArgs(['--redis', 'redis://:url-secret@redis.gozargah-system:6379/2', '--usage-seconds', '30'], {});
+  t2.match(a.redis?.options, { host: 'redis.gozargah-system', port: 6379, db: 2, password: 'url-secret' });
+  t2.equal(a.redis?.display, 'redis://redis.gozargah-system:6379/2', 'what logs print has no password');
+  t2.equal(a.usageSeconds, 30);
+  const b = parseOperatorArgs([], { GOZARGAH_REDIS_URL: 'rediss://r:6380', GOZARGAH_REDIS_PASSWORD: 'env-secret' });
+  t2.match(b.redis?.options, { host: 'r', port: 6380, password: 'env-secret' });
+  const dir = mkdtempSync(join(tmpdir(), 'gozargah-args-'));
+  t2.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'password'), 'file-secret\n');
+  const c = parseOperatorArgs(['--redis', 'redis://r', '--redis-password-file', join(dir, 'password')], { GOZARGAH_REDIS_PASSWORD: 'env-secret' });
+  t2.equal(c.redis?.options.password, 'file-secret', 'the file wins over the environment');
+});
+
 const refused: [string[], RegExp][] = [
+  [['--redis', 'not a url'], /^--redis: the Redis URL is not a URL/],
+  [['--redis', 'http://r:6379'], /^--redis: the Redis URL http:\/\/r:6379\/? has scheme http/],
+  [['--redis', 'redis://:pw-in-url@r/99'], /^--redis: the Redis database in redis:\/\/r\/99 must be a number from 0 to 15, got 99$/],
+  [['--redis', 'redis://r', '--redis-password-file', '/no/such/file'], /^--redis: the Redis password file \/no\/such\/file cannot be read: ENOENT/],
+  [['--redis-password-file', '/run/secrets/redis'], /--redis-password-file goes with --redis URL/],
+  [['--usage-seconds', '0'], /--usage-seconds must be a positive integer, got 0/],
+  [['--usage-seconds', '31'], /--usage-seconds must be at most 30 .*got 31/],
   [['--namespace', 'Bad_NS'], /--namespace must be a DNS label, got Bad_NS/],
   [['--lease-seconds', '0'], /--lease-seconds must be a positive integer, got 0/],
   [['--lease-seconds', 'soon'], /--lease-seconds must be a positive integer/],
