@@ -29,7 +29,7 @@ t.test('examples/ apply and kubectl shows the printer columns and the category',
   const providers = await cluster.kubectl(['get', 'sp', '-A']);
   t2.match(providers.stdout.split('\n')[0], /NAMESPACE\s+NAME\s+UPSTREAM\s+ROUTES\s+READY\s+AGE/);
   const all = await cluster.kubectl(['get', 'gozargah', '-A', '-o', 'name']);
-  t2.equal(all.stdout.trim().split('\n').length, 11, 'kubectl get gozargah lists the 11 objects of examples/');
+  t2.equal(all.stdout.trim().split('\n').length, 12, 'kubectl get gozargah lists the 12 objects of examples/');
 });
 
 const route = (spec: string): string => `apiVersion: gozargah.io/v1alpha1

@@ -59,7 +59,7 @@ async function status(path: string, key = KEY): Promise<number> {
 t.test('examples/: every object reaches Ready at its generation, and kubectl shows it', async (t2) => {
   let items: Item[] = [];
   await waitFor(async () => (items = await list(KINDS)).every(settled), 60_000, () => `not Ready: ${JSON.stringify(items.filter((o) => !settled(o)).map((o) => [o.metadata.name, o.status]))}\n${operator.logs().slice(-2000)}`);
-  t2.equal(items.length, 11, 'four providers, four routes, three bindings');
+  t2.equal(items.length, 12, 'four providers, four routes, four bindings');
   for (const o of items) {
     for (const type of ['Accepted', 'ResolvedRefs', 'Programmed', 'Ready']) t2.match(condition(o, type), { status: 'True', observedGeneration: o.metadata.generation }, `${o.kind} ${o.metadata.name} ${type}`);
   }
