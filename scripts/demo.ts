@@ -1,13 +1,17 @@
 // make demo: the whole system on one machine. A real control plane (etcd + kube-apiserver on
-// loopback, built on first use), crds/ and deploy/rbac installed, the operator and one dataplane
-// per bus running as their ServiceAccounts, stand-in agencies on loopback; examples/ applied
-// and waited on until everything is Programmed; sample inquiries from three clients; what
-// kubectl shows, and the metering counts. Then everything stops, or, with --keep
-// (make demo-up), stays up for a person to explore until Ctrl-C.
+// loopback, built on first use), crds/ and deploy/rbac installed, a real redis-server where the
+// fleet counts, the operator and the dataplanes (two replicas of the public bus, one of the
+// internal bus) running as their ServiceAccounts, stand-in agencies on loopback; examples/
+// applied and waited on until everything is Programmed; sample inquiries from four clients; one
+// quota held across both replicas and the QUOTA column moving; what kubectl shows, the metering
+// counts, and the month's report. Then everything stops, or, with --keep (make demo-up), stays
+// up for a person to explore until Ctrl-C.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { installCrds, startCluster, type Cluster } from '../test/helpers/cluster.ts';
-import { startDataplane, type RunningDataplane } from '../test/helpers/dataplane.ts';
+import { NODE, startDataplane, waitFor, type RunningDataplane } from '../test/helpers/dataplane.ts';
+import { startRedis, type RunningRedis } from '../test/helpers/redis.ts';
 import { installRbac, startOperator, SYSTEM_NS, type RunningOperator } from '../test/helpers/operator.ts';
 import { startAgencies } from './demo/agencies.ts';
 
@@ -17,12 +21,14 @@ const KEEP = process.argv.includes('--keep');
 const SNAPP = 'demo-only-snapp-2026-11-Vb7tRz4Hn8';
 const BANK = 'demo-only-bankmelli-Hc4Wq7Ns1Xe6';
 const EDUCATION = 'demo-only-education-Qm5Zt8Lk2Pw9';
+const NOVIN = 'demo-only-novin-pay-trial-Rw3Ks8Yd5Tq1';
 
 interface Bus {
   name: string;
   url: string;
   admin: string;
-  dp: RunningDataplane;
+  /** the bus's replicas; the first one takes the sample inquiries */
+  replicas: RunningDataplane[];
 }
 
 const say = (text: string): void => void process.stdout.write(text);
@@ -39,9 +45,50 @@ async function ask(bus: Bus, who: string, method: string, path: string, key: str
   return res.status;
 }
 
-async function startBus(name: string, kubeconfig: string): Promise<Bus> {
-  const dp = await startDataplane(['--kubeconfig', kubeconfig, '--namespace', SYSTEM_NS, '--bus', name, '--replica', `demo-${name}-0`]);
-  return { name, url: dp.url, admin: dp.adminUrl, dp };
+async function startBus(name: string, replicas: number, kubeconfig: string, redis: RunningRedis): Promise<Bus> {
+  const started: RunningDataplane[] = [];
+  for (let i = 0; i < replicas; i++) started.push(await startDataplane(['--kubeconfig', kubeconfig, '--namespace', SYSTEM_NS, '--bus', name, '--replica', `demo-${name}-${i}`, '--redis', redis.url]));
+  const first = started[0] as RunningDataplane;
+  return { name, url: first.url, admin: first.adminUrl, replicas: started };
+}
+
+async function quotaColumn(cluster: Cluster): Promise<string> {
+  return cluster.run(['get', 'clientbindings', '-A']);
+}
+
+/** novin-pay may make 10 inquiries a day: sent alternately to both replicas, the 11th is refused. */
+async function fleetQuota(cluster: Cluster, pub: Bus): Promise<void> {
+  say(`\n\n=== One quota across two replicas: novin-pay may make 10 inquiries a day ===\n${await quotaColumn(cluster)}`);
+  const served = [0, 0];
+  let sent = 0;
+  const send = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++, sent++) {
+      const replica = sent % 2;
+      const res = await fetch(`${(pub.replicas[replica] as RunningDataplane).url}/civil-registry/v1/persons/0012345678`, { headers: { 'x-api-key': NOVIN } });
+      await res.arrayBuffer();
+      if (res.status === 200) served[replica] = (served[replica] ?? 0) + 1;
+      else say(`  request ${sent + 1} on replica demo-public-${replica}: ${res.status} ${res.headers.get('x-gozargah-error')}, Retry-After ${res.headers.get('retry-after')} s\n`);
+    }
+  };
+  await send(8);
+  say('  8 inquiries sent, alternately to demo-public-0 and demo-public-1; the operator writes the fleet\'s count into status.usage (every 2 s here, 15 s by default):\n');
+  await waitFor(async () => (await quotaColumn(cluster)).includes('8/10'), 30_000, () => 'status.usage never reached 8/10');
+  say(await quotaColumn(cluster));
+  await send(6);
+  say(`  -> served ${served[0]} on demo-public-0 and ${served[1]} on demo-public-1: 10 in all, not 10 each (Redis holds the count)\n`);
+  await waitFor(async () => (await quotaColumn(cluster)).includes('10/10'), 30_000, () => 'status.usage never reached 10/10');
+  say(await quotaColumn(cluster));
+  const events = await cluster.run(['get', 'events', '-n', 'novin-pay', '--field-selector', 'type=Warning', '--sort-by', '.lastTimestamp', '-o', 'custom-columns=REASON:.reason,MESSAGE:.message']);
+  say(`  Warning Events at 80% and 100%:\n${events.split('\n').filter((l) => l.startsWith('REASON') || l.startsWith('Quota')).join('\n')}\n`);
+}
+
+/** The month's publication, from the counts in Redis. */
+function report(redis: RunningRedis): void {
+  const month = new Date().toISOString().slice(0, 7);
+  say(`\n=== gozargah report --redis ${redis.url} --month ${month} ===\n`);
+  const run = spawnSync(NODE, [join(ROOT, 'cli/main.ts'), 'report', '--redis', redis.url, '--month', month], { encoding: 'utf8' });
+  say(run.stdout);
+  if (run.status !== 0) throw new Error(`gozargah report failed: ${run.stderr}`);
 }
 
 async function inquiries(pub: Bus, internal: Bus): Promise<void> {
@@ -71,7 +118,7 @@ async function inquiries(pub: Bus, internal: Bus): Promise<void> {
 }
 
 async function metering(buses: Bus[]): Promise<void> {
-  say('\n=== Metering: gozargah_requests_total per bus ===\n');
+  say('\n=== Metering: gozargah_requests_total per bus (the first replica of each; the report below is the fleet\'s) ===\n');
   for (const bus of buses) {
     const metrics = await (await fetch(`${bus.admin}/metrics`)).text();
     for (const line of metrics.split('\n').filter((l) => l.startsWith('gozargah_requests_total{'))) {
@@ -98,15 +145,22 @@ async function main(): Promise<void> {
     stops.push(async () => {
       for (const a of agencies) a.close();
     });
-    operator = await startOperator(credentials.operator, 'demo-operator-0');
+    say('\n=== Redis: where the fleet counts quotas, rate limits and usage (redis-server, append-only file) ===\n');
+    const redis = await startRedis({ aof: true });
+    stops.push(() => redis.close());
+    say(`  ${redis.url}\n`);
+    operator = await startOperator(credentials.operator, 'demo-operator-0', ['--redis', redis.url, '--usage-seconds', '2']);
     stops.push(() => (operator as RunningOperator).stop());
     say('\n=== kubectl apply -f examples/ ===\n');
     say(await cluster.run(['apply', '-f', join(ROOT, 'examples')]));
-    // One dataplane process per bus, with the arguments (and the rights) a pod would have.
-    for (const name of ['public', 'internal']) {
-      const bus = await startBus(name, credentials.dataplane);
+    // Dataplane processes with the arguments (and the rights) a pod would have: two replicas of
+    // the public bus, one of the internal bus, all counting in Redis.
+    for (const [name, replicas] of [['public', 2], ['internal', 1]] as const) {
+      const bus = await startBus(name, replicas, credentials.dataplane, redis);
       buses.push(bus);
-      stops.push(() => bus.dp.stop());
+      stops.push(async () => {
+        for (const dp of bus.replicas) await dp.stop();
+      });
     }
     say('\n=== Waiting until every object is Ready (accepted, resolved, served by its bus) ===\n');
     await cluster.run(['wait', '--for=condition=Ready', '--timeout=90s', '-A', '--all', 'serviceproviders,inquiryroutes,clientbindings']);
@@ -114,6 +168,7 @@ async function main(): Promise<void> {
 
     const [pub, internal] = buses as [Bus, Bus];
     await inquiries(pub, internal);
+    await fleetQuota(cluster, pub);
     await metering(buses);
     if (KEEP) {
       say(`\n=== Up. Explore it; Ctrl-C stops everything ===
@@ -121,17 +176,21 @@ async function main(): Promise<void> {
   kubectl get gozargah -A
   kubectl describe inquiryroute -n civil-registry person-by-national-id
   curl -H 'x-api-key: ${SNAPP}' ${pub.url}/civil-registry/v1/persons/0012345678
-  public bus ${pub.url} (admin ${pub.admin}), internal bus ${internal.url} (admin ${internal.admin}), operator admin ${operator.adminUrl}
+  node cli/main.ts report --redis ${redis.url} --month ${new Date().toISOString().slice(0, 7)}
+  public bus ${pub.replicas.map((r) => r.url).join(' and ')} (admin ${pub.admin}), internal bus ${internal.url} (admin ${internal.admin}), operator admin ${operator.adminUrl}
   (the keys are DEMO ONLY, published in examples/)\n`);
       await new Promise<void>((done) => {
         process.once('SIGINT', done);
         process.once('SIGTERM', done);
       });
     }
+    // The dataplanes stop first: their last counts reach Redis before the report reads it.
+    for (const bus of buses) for (const dp of bus.replicas) await dp.stop();
+    report(redis);
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   }
-  const records = buses.map((b) => readFileSync(b.dp.auditPath, 'utf8').split('\n').filter((l) => l.length > 0).length);
+  const records = buses.map((b) => b.replicas.reduce((n, dp) => n + readFileSync(dp.auditPath, 'utf8').split('\n').filter((l) => l.length > 0).length, 0));
   if (records.length === 2) say(`\nAudit log: ${records[0]} records on the public bus, ${records[1]} on the internal bus (one per transaction)\n`);
   say('Demo done. Everything was stopped cleanly.\n');
 }
