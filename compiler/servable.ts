@@ -3,8 +3,10 @@
 // as Invalid with the field named; never in the dataplane, where it would refuse the whole
 // snapshot and stop the bus from taking later changes (a deleted key would keep working).
 // The checks are the ones checkSnapshot applies (api/snapshot/servable.ts).
-import { subjectProblem, type SchemaError } from '../api/v1alpha1/index.ts';
+import { SHA256_FINGERPRINT, subjectProblem, type SchemaError } from '../api/v1alpha1/index.ts';
 import { cidrProblem, serverNameProblem, timestampProblem, upstreamURLProblem } from '../api/snapshot/index.ts';
+
+const FINGERPRINT = new RegExp(SHA256_FINGERPRINT);
 
 type Spec = Record<string, unknown>;
 
@@ -42,7 +44,12 @@ function bindingProblems(spec: Spec): SchemaError[] {
     const problem = timestampProblem(value);
     if (problem !== null) errors.push({ path: `spec.validity.${field}`, message: problem });
   }
-  strings(object(object(spec['credentials'])['certificates'])['subjects']).forEach((subject, i) => {
+  const certificates = object(object(spec['credentials'])['certificates']);
+  // An older CRD did not check the form: the snapshot holds 64 lowercase hex digits, nothing else.
+  strings(certificates['fingerprints']).forEach((fp, i) => {
+    if (!FINGERPRINT.test(fp)) errors.push({ path: `spec.credentials.certificates.fingerprints[${i}]`, message: 'not a SHA-256 fingerprint (64 hex digits, colons between pairs optional)' });
+  });
+  strings(certificates['subjects']).forEach((subject, i) => {
     const problem = subjectProblem(subject);
     if (problem !== null) errors.push({ path: `spec.credentials.certificates.subjects[${i}]`, message: `not an RFC 4514 name: ${problem}` });
   });
