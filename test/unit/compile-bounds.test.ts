@@ -4,6 +4,8 @@
 // its bounds (8 labels, 8 expressions of 64 values) and crafted so that every requirement but
 // the last matches every route, plus 1,016 named routes; over 2,000 routes whose access policy
 // is itself a maximal selector with a 1,024-entry client list. And the bounds are in the schema.
+// Measured as a ratio, not against a clock: the same bindings naming 1,024 routes each, without
+// selectors, compiled in the same run, are the yardstick (a slow machine slows both alike).
 import t from 'tap';
 import { compile } from '../../compiler/index.ts';
 import { validateObject, MAX_SELECTOR_ROUTES } from '../../api/v1alpha1/index.ts';
@@ -12,9 +14,10 @@ type Obj = Record<string, unknown>;
 const API = 'gozargah.io/v1alpha1';
 const ROUTES = 2000;
 const BINDINGS = 1000;
-const LIMIT_MS = 9000;
+/** Selectors at their bounds may cost at most this many times the same bindings without them. */
+const MAX_RATIO = 4;
 
-function pathological(): Obj[] {
+function pathological(withSelectors = true): Obj[] {
   const objs: Obj[] = [];
   const labels = Object.fromEntries(Array.from({ length: 8 }, (_, k) => [`k${k}`, 'v0']));
   for (let p = 0; p < 50; p++) objs.push({ apiVersion: API, kind: 'ServiceProvider', metadata: { name: `p${p}`, namespace: `ns${p}` }, spec: { upstream: { url: `http://127.0.0.1:${20000 + p}` } } });
@@ -36,7 +39,7 @@ function pathological(): Obj[] {
   }
   for (let b = 0; b < BINDINGS; b++) {
     objs.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `b${b}`, namespace: 'clients', labels: { 'gozargah.io/credentials': 'true' } }, stringData: { k: `bounds-key-${b}-0123456789abcdef` } });
-    const selectors = Array.from({ length: MAX_SELECTOR_ROUTES }, (_, s) => ({
+    const selectors = Array.from({ length: withSelectors ? MAX_SELECTOR_ROUTES : 0 }, (_, s) => ({
       selector: {
         matchLabels: labels,
         // Every requirement matches every route but the last, which names a key no route has:
@@ -44,22 +47,27 @@ function pathological(): Obj[] {
         matchExpressions: Array.from({ length: 8 }, (_, k) => ({ key: k === 7 ? `missing-${b}-${s}` : `k${k}`, operator: 'In', values: Array.from({ length: 64 }, (_, v) => `v${v}`) })),
       },
     }));
-    const named = Array.from({ length: 1024 - MAX_SELECTOR_ROUTES }, (_, n) => ({ namespace: `ns${(b * 7 + n) % 50}`, name: `r${(b * 7 + n) % ROUTES}` }));
+    const named = Array.from({ length: 1024 - selectors.length }, (_, n) => ({ namespace: `ns${(b * 7 + n) % 50}`, name: `r${(b * 7 + n) % ROUTES}` }));
     objs.push({ apiVersion: API, kind: 'ClientBinding', metadata: { name: `b${b}`, namespace: 'clients' }, spec: { client: { id: `c${b % 1024}`, displayName: `client ${b}` }, credentials: { apiKeys: { secretRef: { name: `b${b}` } } }, routes: [...selectors, ...named] } });
   }
   return objs;
 }
 
-t.test(`${BINDINGS} maximal bindings over ${ROUTES} routes compile within ${LIMIT_MS} ms`, async (t2) => {
+t.test(`${BINDINGS} maximal bindings over ${ROUTES} routes compile within ${MAX_RATIO}x the same bindings without selectors`, async (t2) => {
   const objects = pathological();
   for (const kind of ['InquiryRoute', 'ClientBinding']) {
     t2.same(validateObject(structuredClone(objects.find((o) => o['kind'] === kind) as Obj)), [], `the ${kind} is schema-valid`);
   }
-  const started = performance.now();
-  const out = compile({ objects, now: '2026-11-23T10:00:00Z' });
-  const ms = Math.round(performance.now() - started);
-  t2.comment(`compiled ${ROUTES} routes and ${BINDINGS} bindings at the schema's bounds in ${ms} ms`);
-  t2.ok(ms < LIMIT_MS, `${ms} ms < ${LIMIT_MS} ms`);
+  const timed = (objs: Obj[]): { ms: number; out: ReturnType<typeof compile> } => {
+    const started = performance.now();
+    const out = compile({ objects: objs, now: '2026-11-23T10:00:00Z' });
+    return { ms: performance.now() - started, out };
+  };
+  const plain = timed(pathological(false));
+  const { ms, out } = timed(objects);
+  const ratio = ms / plain.ms;
+  t2.comment(`compiled ${ROUTES} routes and ${BINDINGS} bindings at the schema's bounds in ${Math.round(ms)} ms; without selectors ${Math.round(plain.ms)} ms`);
+  t2.ok(ratio < MAX_RATIO, `${ratio.toFixed(2)}x the compile without selectors (at most ${MAX_RATIO}x)`);
   const snapshot = out.snapshots['default'];
   t2.equal(snapshot?.bindings.length, BINDINGS, 'every binding compiled');
   t2.equal(snapshot?.routes.length, ROUTES, 'every route compiled');
