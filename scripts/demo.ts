@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { installCrds, startCluster, type Cluster } from '../test/helpers/cluster.ts';
+import { installCrds, kubectlWait, startCluster, type Cluster } from '../test/helpers/cluster.ts';
 import { NODE, startDataplane, waitFor, type RunningDataplane } from '../test/helpers/dataplane.ts';
 import { startRedis, type RunningRedis } from '../test/helpers/redis.ts';
 import { installRbac, startOperator, SYSTEM_NS, type RunningOperator } from '../test/helpers/operator.ts';
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
       });
     }
     say('\n=== Waiting until every object is Ready (accepted, resolved, served by its bus) ===\n');
-    await cluster.run(['wait', '--for=condition=Ready', '--timeout=90s', '-A', '--all', 'serviceproviders,inquiryroutes,clientbindings']);
+    await kubectlWait(cluster, ['--for=condition=Ready', '-A', '--all', 'serviceproviders,inquiryroutes,clientbindings']);
     say(await cluster.run(['get', 'gozargah', '-A']));
 
     const [pub, internal] = buses as [Bus, Bus];

@@ -9,7 +9,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { startCluster } from '../helpers/cluster.ts';
+import { established, startCluster } from '../helpers/cluster.ts';
 import { ROOT, waitFor } from '../helpers/dataplane.ts';
 import { CHART, helm } from '../helpers/helm.ts';
 
@@ -69,7 +69,7 @@ t.test('helm install creates every object of the chart and the CRDs', async (t2)
   // kubectl get -f: fails if any object of the manifest is missing.
   const got = await ok(['get', '-n', NS, '-f', '-', '-o', 'name'], text);
   t2.equal(got.trim().split('\n').length, objects.length, `all ${objects.length} objects exist`);
-  await ok(['wait', '--for=condition=Established', '--timeout=60s', ...CRDS.map((c) => `crd/${c}`)]);
+  await established(cluster, CRDS.map((c) => `crd/${c}`));
   for (const crd of CRDS) {
     const policy = await ok(['get', 'crd', crd, '-o', 'jsonpath={.metadata.annotations.helm\\.sh/resource-policy}']);
     t2.equal(policy, 'keep', `${crd} is kept on uninstall`);
@@ -92,7 +92,7 @@ t.test('CRs applied after install are accepted', async (t2) => {
 t.test('helm upgrade with changed values changes the Deployments and keeps every CR', async (t2) => {
   // The Prometheus Operator's kinds, reduced to what the API server needs to store them.
   await ok(['apply', '-f', '-'], monitoringCRDs());
-  await ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
+  await established(cluster, ['crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
 
   const production = await run(['upgrade', 'gozargah', CHART, '--namespace', NS, '--values', PRODUCTION]);
   t2.equal(production.code, 0, production.stderr);
@@ -140,7 +140,7 @@ spec:
   writeFileSync(chartYaml, readFileSync(chartYaml, 'utf8').replace(/^version: .*$/m, 'version: 0.1.1-contact'));
   const upgrade = await run(['upgrade', 'gozargah', chart, '--namespace', NS, '--values', PRODUCTION]);
   t2.equal(upgrade.code, 0, upgrade.stderr);
-  await ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/serviceproviders.gozargah.io']);
+  await established(cluster, ['crd/serviceproviders.gozargah.io']);
 
   // The API server swaps in the new schema asynchronously after the CRD update: retry briefly.
   let after = await cluster.kubectl(['apply', '-f', '-'], provider);

@@ -52,5 +52,24 @@ export const CRD_NAMES = ['serviceproviders', 'inquiryroutes', 'clientbindings']
 /** Applies crds/ and waits until the API server serves the three kinds. */
 export async function installCrds(cluster: Cluster): Promise<void> {
   await cluster.run(['apply', '-f', join(ROOT, 'crds')]);
-  await cluster.run(['wait', '--for=condition=Established', '--timeout=60s', ...CRD_NAMES]);
+  await established(cluster, CRD_NAMES);
+}
+
+/** The CRDs serve their kinds. */
+export function established(cluster: Cluster, names: readonly string[]): Promise<void> {
+  return kubectlWait(cluster, ['--for=condition=Established', ...names]);
+}
+
+/**
+ * kubectl wait ARGS, asked again while an object has no conditions yet: kubectl fails at once
+ * on an object whose status is still empty ("accessor error: <nil>") instead of waiting.
+ */
+export async function kubectlWait(cluster: Cluster, args: readonly string[], timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const out = await cluster.kubectl(['wait', `--timeout=${Math.max(1, Math.round((deadline - Date.now()) / 1000))}s`, ...args]);
+    if (out.code === 0) return;
+    if (!out.stderr.includes('accessor error') || Date.now() > deadline) throw new Error(`kubectl wait ${args.join(' ')}: ${out.stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -3,7 +3,7 @@
 // rule's own message.
 import t from 'tap';
 import { join } from 'node:path';
-import { CRD_NAMES, startCluster } from '../helpers/cluster.ts';
+import { CRD_NAMES, established, startCluster } from '../helpers/cluster.ts';
 import { ROOT } from '../helpers/dataplane.ts';
 
 const cluster = await startCluster();
@@ -12,8 +12,7 @@ t.teardown(() => cluster.stop());
 t.test('crds/ install and become Established', async (t2) => {
   const applied = await cluster.kubectl(['apply', '-f', join(ROOT, 'crds')]);
   t2.equal(applied.code, 0, applied.stderr);
-  const established = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...CRD_NAMES]);
-  t2.equal(established.code, 0, established.stderr);
+  await t2.resolves(established(cluster, CRD_NAMES), 'Established');
 });
 
 t.test('examples/ apply and kubectl shows the printer columns and the category', async (t2) => {
