@@ -46,6 +46,8 @@ let operator = await start('operator-0');
 t.teardown(() => operator.stop());
 
 const counts = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+// Redis is stopped on purpose below; its reconnection errors are expected, not worth a stack on stderr.
+counts.on('error', () => undefined);
 await counts.connect();
 t.teardown(() => counts.disconnect());
 /** What a dataplane replica does when it charges requests to the binding's quota. */
