@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { redisPassword, redisTarget, RedisUrlError, REDIS_URL_ENV, type RedisTarget } from '../api/accounting/index.ts';
+import { redisFromFlags, RedisUrlError, REDIS_URL_ENV, type RedisTarget } from '../api/accounting/index.ts';
 
 export interface OperatorArgs {
   /** where the snapshots, the leader Lease and the dataplane reports live */
@@ -64,14 +64,10 @@ function positive(flag: string, value: string, integer = true): number {
 }
 
 function redisArg(url: string | undefined, passwordFile: string | null, env: NodeJS.ProcessEnv): RedisTarget | null {
-  if (url === undefined || url === '') {
-    if (passwordFile !== null) throw new ArgsError('--redis-password-file goes with --redis URL (or GOZARGAH_REDIS_URL)');
-    return null;
-  }
   try {
-    return redisTarget(url, redisPassword(passwordFile, env));
+    return redisFromFlags(url, passwordFile, env);
   } catch (err) {
-    if (err instanceof RedisUrlError) throw new ArgsError(`--redis: ${err.message}`);
+    if (err instanceof RedisUrlError) throw new ArgsError(err.message);
     throw err;
   }
 }

@@ -42,6 +42,23 @@ function dbOf(value: string | null, url: string): number {
   return Number(value);
 }
 
+/**
+ * --redis URL and --redis-password-file FILE as both binaries take them (the URL may come from
+ * GOZARGAH_REDIS_URL): null without a URL. Errors name the flag.
+ */
+export function redisFromFlags(url: string | undefined, passwordFile: string | null, env: NodeJS.ProcessEnv): RedisTarget | null {
+  if (url === undefined || url === '') {
+    if (passwordFile !== null) throw new RedisUrlError(`--redis-password-file goes with --redis URL (or ${REDIS_URL_ENV})`);
+    return null;
+  }
+  try {
+    return redisTarget(url, redisPassword(passwordFile, env));
+  } catch (err) {
+    if (err instanceof RedisUrlError) throw new RedisUrlError(`--redis: ${err.message}`);
+    throw err;
+  }
+}
+
 /** Parses the URL; the error names what is wrong without repeating a password. */
 export function redisTarget(raw: string, password: string | null): RedisTarget {
   // new URL refuses a list of hosts: a Sentinel URL's authority is read apart (see below).
