@@ -1,7 +1,7 @@
 // Command-line arguments of gozargah-dataplane, checked with messages that name the flag.
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { redisFromFlags, RedisUrlError, REDIS_URL_ENV, type RedisTarget } from '../api/accounting/index.ts';
+import { redisFromFlags, REDIS_URL_ENV, type RedisTarget } from '../api/accounting/index.ts';
 
 export interface DataplaneArgs {
   manifests: string | null;
@@ -89,15 +89,6 @@ function hostPort(flag: string, value: string): { host: string; port: number } {
   return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
-function redisArg(url: string | undefined, passwordFile: string | null, env: NodeJS.ProcessEnv): RedisTarget | null {
-  try {
-    return redisFromFlags(url, passwordFile, env);
-  } catch (err) {
-    if (err instanceof RedisUrlError) throw new ArgsError(err.message);
-    throw err;
-  }
-}
-
 export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DataplaneArgs {
   let values;
   try {
@@ -142,7 +133,7 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
   if (unavailable !== 'serve' && unavailable !== 'refuse') throw new ArgsError(`--audit-unavailable must be serve or refuse, got ${unavailable}`);
   const redisUnavailable = values['redis-unavailable'];
   if (redisUnavailable !== 'local' && redisUnavailable !== 'refuse') throw new ArgsError(`--redis-unavailable must be local or refuse, got ${redisUnavailable}`);
-  const redis = redisArg(values.redis ?? env[REDIS_URL_ENV], values['redis-password-file'] ?? null, env);
+  const redis = redisFromFlags(values.redis ?? env[REDIS_URL_ENV], values['redis-password-file'] ?? null, env, (message) => new ArgsError(message));
   const grace = Number(values.grace);
   if (!Number.isFinite(grace) || grace < 0) throw new ArgsError(`--grace must be a number of seconds, got ${values.grace}`);
   return {

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { redisFromFlags, RedisUrlError, REDIS_URL_ENV, type RedisTarget } from '../api/accounting/index.ts';
+import { redisFromFlags, REDIS_URL_ENV, type RedisTarget } from '../api/accounting/index.ts';
 
 export interface OperatorArgs {
   /** where the snapshots, the leader Lease and the dataplane reports live */
@@ -63,15 +63,6 @@ function positive(flag: string, value: string, integer = true): number {
   return n;
 }
 
-function redisArg(url: string | undefined, passwordFile: string | null, env: NodeJS.ProcessEnv): RedisTarget | null {
-  try {
-    return redisFromFlags(url, passwordFile, env);
-  } catch (err) {
-    if (err instanceof RedisUrlError) throw new ArgsError(err.message);
-    throw err;
-  }
-}
-
 export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorArgs {
   let values;
   try {
@@ -102,7 +93,7 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
   if (!Number.isInteger(debounce) || debounce < 0) throw new ArgsError(`--debounce-ms must be a whole number of milliseconds, got ${values['debounce-ms']}`);
   const usageSeconds = positive('--usage-seconds', values['usage-seconds']);
   if (usageSeconds > MAX_USAGE_SECONDS) throw new ArgsError(`--usage-seconds must be at most ${MAX_USAGE_SECONDS} (status.usage may lag the counts by no more), got ${values['usage-seconds']}`);
-  const redis = redisArg(values.redis ?? env[REDIS_URL_ENV], values['redis-password-file'] ?? null, env);
+  const redis = redisFromFlags(values.redis ?? env[REDIS_URL_ENV], values['redis-password-file'] ?? null, env, (message) => new ArgsError(message));
   return {
     namespace: values.namespace,
     kubeconfig: values.kubeconfig ?? null,

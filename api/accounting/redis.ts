@@ -44,17 +44,18 @@ function dbOf(value: string | null, url: string): number {
 
 /**
  * --redis URL and --redis-password-file FILE as both binaries take them (the URL may come from
- * GOZARGAH_REDIS_URL): null without a URL. Errors name the flag.
+ * GOZARGAH_REDIS_URL): null without a URL. A problem becomes the binary's own usage error,
+ * through `fail`, with the flag named.
  */
-export function redisFromFlags(url: string | undefined, passwordFile: string | null, env: NodeJS.ProcessEnv): RedisTarget | null {
+export function redisFromFlags(url: string | undefined, passwordFile: string | null, env: NodeJS.ProcessEnv, fail: (message: string) => Error): RedisTarget | null {
   if (url === undefined || url === '') {
-    if (passwordFile !== null) throw new RedisUrlError(`--redis-password-file goes with --redis URL (or ${REDIS_URL_ENV})`);
+    if (passwordFile !== null) throw fail(`--redis-password-file goes with --redis URL (or ${REDIS_URL_ENV})`);
     return null;
   }
   try {
     return redisTarget(url, redisPassword(passwordFile, env));
   } catch (err) {
-    if (err instanceof RedisUrlError) throw new RedisUrlError(`--redis: ${err.message}`);
+    if (err instanceof RedisUrlError) throw fail(`--redis: ${err.message}`);
     throw err;
   }
 }
