@@ -52,6 +52,8 @@ export class Accounting {
   #tally = new UsageTally();
   /** a batch collected and not yet applied: sent again, whole, until Redis takes it */
   #batch: Batch | null = null;
+  /** batches a previous run saved at shutdown, sent first */
+  #savedBatches: Batch[];
   #seq = 0;
   #run: string;
   #timer: NodeJS.Timeout | null = null;
@@ -68,6 +70,7 @@ export class Accounting {
     this.#state = options.stateDir === null ? null : new StateDir(options.stateDir, options.log);
     this.#saved = options.redis === null && this.#state !== null ? this.#state.loadQuotas() : new Map();
     this.#store = options.redis === null ? null : new FleetStore(options.redis, options.bus, options.replica, options.log);
+    this.#savedBatches = this.#store !== null && this.#state !== null ? this.#state.loadBatches() : [];
   }
 
   start(): void {
@@ -82,7 +85,7 @@ export class Accounting {
     } else {
       this.#store.start();
     }
-    this.#timer = setInterval(() => void this.flush(), FLUSH_MS);
+    this.#timer = setInterval(() => void this.flush().catch((err: unknown) => this.#options.log({ level: 'error', msg: 'accounting flush failed', error: (err as Error).message })), FLUSH_MS);
     this.#timer.unref();
   }
 
@@ -157,18 +160,22 @@ export class Accounting {
     const store = this.#store;
     if (store === null) {
       if (this.#state !== null && (this.#quotasChanged || final)) {
-        this.#quotasChanged = false;
         if (final) this.#state.saveQuotasNow(this.#localQuotas());
-        else this.#state.saveQuotas(this.#localQuotas());
+        // Cleared only when a write starts: one still running leaves the change for the next tick.
+        else if (this.#state.saveQuotas(this.#localQuotas())) this.#quotasChanged = false;
+        if (final) this.#quotasChanged = false;
       }
       return;
     }
+    if (!store.up) await store.probe();
     if (!store.up) return;
-    // A batch saved at the last shutdown, when Redis was away then, goes first.
-    for (const saved of this.#state?.loadBatches() ?? []) {
+    // Batches saved at a shutdown while Redis was away go first, in their order.
+    while (this.#savedBatches.length > 0) {
+      const saved = this.#savedBatches[0] as Batch;
       await store.apply(saved).catch(() => undefined);
       if (!store.up) return;
       this.#state?.removeBatch(saved);
+      this.#savedBatches.shift();
     }
     // Sent whole until Redis takes it; meanwhile new counts gather in the tally and the gates.
     this.#batch ??= this.#collect(final);
@@ -204,7 +211,10 @@ export class Accounting {
     if (this.#timer !== null) clearInterval(this.#timer);
     await this.#flushing;
     const store = this.#store;
-    if (store === null) return this.#flushOnce(true);
+    if (store === null) {
+      await this.#state?.idle();
+      return this.#flushOnce(true);
+    }
     const last = (async (): Promise<void> => {
       if (this.#batch !== null) await this.#flushOnce(false);
       if (this.#batch === null) await this.#flushOnce(true);

@@ -39,6 +39,10 @@ export class FleetQuota implements QuotaGate {
   /** units taken by requests still running: from a lease, or decided alone while Redis was away */
   #outLeased = 0;
   #outLocal = 0;
+  /** the same for the period before, settled into that period's counts */
+  #before = { label: '', outLeased: 0, outLocal: 0 };
+  /** requests waiting for the lease in flight: the next lease asks for at least as many */
+  #waiting = 0;
   #lastTake = 0;
   /** takes since the last flush, and in the second before: the size of the next lease */
   #takes = 0;
@@ -48,7 +52,7 @@ export class FleetQuota implements QuotaGate {
   /** the fleet's leased total at Redis's last answer */
   #fleetLeased = 0;
   /** what this replica may take alone while Redis is away: its share of what was left */
-  #localLeft: number;
+  #localLeft = 0;
   /** counts for the next batch, by period label (a batch may straddle midnight) */
   #pending = new Map<string, Pending>();
 
@@ -58,7 +62,6 @@ export class FleetQuota implements QuotaGate {
     this.period = period;
     this.#store = store;
     this.#onLocal = onLocal;
-    this.#localLeft = limit;
     this.#roll(wall);
   }
 
@@ -70,7 +73,7 @@ export class FleetQuota implements QuotaGate {
       this.#roll(wall);
     } else if (lowered) {
       this.#giveBack();
-      this.#localLeft = Math.min(this.#localLeft, limit);
+      this.#localLeft = Math.min(this.#localLeft, Math.floor(limit / Math.max(1, this.#store.replicas)));
       this.#exhaustedUntil = 0;
     }
   }
@@ -94,20 +97,38 @@ export class FleetQuota implements QuotaGate {
     }
     if (!this.#store.up) return this.#takeAlone(wall);
     if (wall < this.#exhaustedUntil) return this.#renewsIn(wall);
-    return this.#lease().then(() => this.take(Date.now()));
+    this.#waiting++;
+    return this.#lease().then(() => {
+      this.#waiting--;
+      return this.take(Date.now());
+    });
   }
 
-  settle(answered: boolean): void {
+  settle(answered: boolean, takenAt: number): void {
+    if (quotaLabel(this.period, takenAt) !== this.#label) return this.#settleBefore(answered, takenAt);
     if (this.#outLocal > 0) {
       this.#outLocal--;
       if (!answered) this.#localLeft++;
-      else this.#charge(1);
+      else this.#charge(this.#label, 1);
     } else if (this.#outLeased > 0) {
       this.#outLeased--;
       if (!answered) this.#held++;
-      else this.#charge(0);
+      else this.#charge(this.#label, 0);
     }
-    // neither: the unit was taken in a period that has ended since; the usage counts still have it
+  }
+
+  /** A unit of the period before: charged there, or (leased and unanswered) given back there, never to this period. */
+  #settleBefore(answered: boolean, takenAt: number): void {
+    const before = this.#before;
+    if (quotaLabel(this.period, takenAt) !== before.label) return; // older still: its key has expired
+    if (before.outLocal > 0) {
+      before.outLocal--;
+      if (answered) this.#charge(before.label, 1);
+    } else if (before.outLeased > 0) {
+      before.outLeased--;
+      if (answered) this.#charge(before.label, 0);
+      else this.#pendingFor(before.label).leased--;
+    }
   }
 
   /** The batch's increments of this quota; idle leased units go back. */
@@ -128,7 +149,7 @@ export class FleetQuota implements QuotaGate {
   #lease(): Promise<void> {
     if (this.#leasing !== null) return this.#leasing;
     const label = this.#label;
-    const want = Math.max(1, this.#recentTakes, this.#takes);
+    const want = Math.max(1, this.#recentTakes, this.#takes, this.#waiting);
     const ttl = Math.ceil((this.#end - Date.now()) / 1000) + QUOTA_GRACE_S;
     this.#leasing = this.#store
       .leaseQuota(this.#key, this.limit, want, ttl)
@@ -164,8 +185,8 @@ export class FleetQuota implements QuotaGate {
   }
 
   /** A unit charged: used, and leased too when it was taken without a lease. */
-  #charge(unleased: number): void {
-    const p = this.#pendingFor(this.#label);
+  #charge(label: string, unleased: number): void {
+    const p = this.#pendingFor(label);
     p.used++;
     p.leased += unleased;
   }
@@ -187,6 +208,8 @@ export class FleetQuota implements QuotaGate {
 
   #roll(wall: number): void {
     if (this.#held > 0) this.#giveBack();
+    // Requests still running settle in the period they took their unit in.
+    this.#before = { label: this.#label, outLeased: this.#outLeased, outLocal: this.#outLocal };
     this.#label = quotaLabel(this.period, wall);
     this.#end = quotaPeriodEnd(this.period, wall);
     this.#key = quotaKey(this.#store.bus, this.#label, this.binding);
@@ -194,6 +217,7 @@ export class FleetQuota implements QuotaGate {
     this.#outLocal = 0;
     this.#exhaustedUntil = 0;
     this.#fleetLeased = 0;
-    this.#localLeft = this.limit;
+    // Nothing known of this period yet: alone, a replica takes its share of the whole quota.
+    this.#localLeft = Math.floor(this.limit / Math.max(1, this.#store.replicas));
   }
 }

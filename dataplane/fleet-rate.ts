@@ -23,6 +23,8 @@ export class FleetRate implements RateGate {
   /** the bucket was empty: no token before this time (monotonic ms) */
   #emptyUntil = 0;
   #leasing: Promise<void> | null = null;
+  /** requests waiting for the lease in flight: the next lease asks for at least as many */
+  #waiting = 0;
   #alone: TokenBucket;
   #aloneFor = 1;
 
@@ -49,12 +51,19 @@ export class FleetRate implements RateGate {
     }
     if (!this.#store.up) return this.#takeAlone(mono);
     if (mono < this.#emptyUntil) return (this.#emptyUntil - mono) / 1000;
-    return this.#lease().then(() => this.take(performance.now()));
+    this.#waiting++;
+    return this.#lease().then(() => {
+      this.#waiting--;
+      return this.take(performance.now());
+    });
   }
 
   #lease(): Promise<void> {
     if (this.#leasing !== null) return this.#leasing;
-    const want = Math.max(1, Math.min(Math.ceil(this.rate * CHUNK_SECONDS), Math.floor(this.burst / 2)));
+    // About 50 ms of the rate, at most half the burst, and at least the requests waiting; Redis
+    // cuts it to this replica's share of the tokens there (fleet-store.ts).
+    const chunk = Math.min(Math.ceil(this.rate * CHUNK_SECONDS - 1e-9), Math.floor(this.burst / 2));
+    const want = Math.max(1, chunk, Math.min(this.#waiting, this.burst));
     this.#leasing = this.#store
       .takeRate(this.#key, this.rate, this.burst, want)
       .then(

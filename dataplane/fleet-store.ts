@@ -28,19 +28,23 @@ return {grant, leased + grant, replicas}
 `;
 
 /**
- * Takes up to `want` tokens from a binding's bucket, refilled at `rate` per second up to `burst`.
- * KEYS: bucket. ARGV: rate, burst, want. Answers {granted, ms until a token}.
+ * Takes up to `want` tokens from a binding's bucket, refilled at `rate` per second up to `burst`,
+ * and at most half of a replica's share of what is there (at least one), so one replica's chunk
+ * never takes the burst the others were about to use. KEYS: bucket, replicas. ARGV: rate,
+ * burst, want. Answers {granted, ms until a token}.
  */
 const TAKE_RATE = `
 local t = redis.call('TIME')
 local now = t[1] * 1000 + t[2] / 1000
+local replicas = redis.call('ZCOUNT', KEYS[2], math.floor(now) - ${REPLICA_STALE_MS}, '+inf')
+if replicas < 1 then replicas = 1 end
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or burst
 local at = tonumber(state[2]) or now
 if now > at then tokens = math.min(burst, tokens + (now - at) * rate / 1000) end
-local grant = math.min(tonumber(ARGV[3]), math.floor(tokens))
+local grant = math.min(tonumber(ARGV[3]), math.floor(tokens), math.max(1, math.floor(tokens / (2 * replicas))))
 tokens = tokens - grant
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(math.max(now, at)))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 60000)
@@ -51,9 +55,10 @@ return {0, math.ceil((1 - tokens) * 1000 / rate)}
 /**
  * Applies a batch of counts once. A replica sends its batches in order, each until Redis takes
  * it, so the last sequence number applied per run is enough: a retried batch (its answer lost)
- * finds it and is not counted twice. KEYS: applied, replicas, then the hashes. ARGV: member,
- * run, seq, then per hash: its number of fields, its ttl in seconds (0: keep), and field,
- * increment pairs. Replicas silent for an hour leave the fleet's list.
+ * finds it and is not counted twice. KEYS: the run's applied marker, replicas, then the hashes.
+ * ARGV: member, seq, then per hash: its number of fields, its ttl in seconds (0: keep), and
+ * field, increment pairs. A marker outlives its run by a week; replicas silent for an hour
+ * leave the fleet's list.
  */
 const APPLY_BATCH = `
 local t = redis.call('TIME')
@@ -61,11 +66,10 @@ local now = t[1] * 1000 + math.floor(t[2] / 1000)
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 3600000)
 if #KEYS == 2 then return 1 end
-local seq = tonumber(ARGV[3])
-if seq <= tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], seq)
-redis.call('EXPIRE', KEYS[1], 7 * 86400)
-local i = 4
+local seq = tonumber(ARGV[2])
+if seq <= tonumber(redis.call('GET', KEYS[1]) or '0') then return 0 end
+redis.call('SET', KEYS[1], seq, 'EX', 7 * 86400)
+local i = 3
 for k = 3, #KEYS do
   local n = tonumber(ARGV[i])
   local ttl = tonumber(ARGV[i + 1])
@@ -83,7 +87,7 @@ const GENERIC_CLOSE = /^(connection closed|Connection is closed\.)$/;
 
 interface Scripted extends Redis {
   leaseQuota(quota: string, replicas: string, limit: number, want: number, ttl: number): Promise<[number, number, number]>;
-  takeRate(bucket: string, rate: number, burst: number, want: number): Promise<[number, number]>;
+  takeRate(bucket: string, replicas: string, rate: number, burst: number, want: number): Promise<[number, number]>;
   applyBatch(...args: (string | number)[]): Promise<number>;
 }
 
@@ -141,7 +145,7 @@ export class FleetStore {
     this.#redis = connectRedis(target, `gozargah-dataplane:${bus}:${replica}`, 500) as Scripted;
     this.#member = `${replica}/${process.pid}`;
     this.#redis.defineCommand('leaseQuota', { numberOfKeys: 2, lua: LEASE_QUOTA });
-    this.#redis.defineCommand('takeRate', { numberOfKeys: 1, lua: TAKE_RATE });
+    this.#redis.defineCommand('takeRate', { numberOfKeys: 2, lua: TAKE_RATE });
     this.#redis.defineCommand('applyBatch', { lua: APPLY_BATCH });
     this.#redis.on('ready', () => this.#markUp());
     this.#redis.on('error', (err: Error) => this.#markDown(err.message));
@@ -160,6 +164,20 @@ export class FleetStore {
     this.#announcedDown = false;
     if (!this.#closing) this.#log({ level: 'info', msg: "Redis reachable: quotas and rate limits are the fleet's", redis: this.#display, downSeconds });
     this.#redis.sadd(BUSES_KEY, this.bus).catch((err: unknown) => this.#markDown((err as Error).message));
+    void this.#checkEviction();
+  }
+
+  /**
+   * Every key of ours has a TTL, so a Redis that evicts volatile keys under memory pressure (the
+   * default of several managed services) could drop a quota (then exceeded) or a batch marker
+   * (then a resent batch counts twice). Said once per connection; the operator decides.
+   */
+  async #checkEviction(): Promise<void> {
+    const info = await this.#redis.info('memory').catch(() => '');
+    const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
+    if (policy !== undefined && policy !== 'noeviction' && !this.#closing) {
+      this.#log({ level: 'warn', msg: 'Redis may evict the fleet\'s counts under memory pressure: set maxmemory-policy noeviction', redis: this.#display, maxmemoryPolicy: policy });
+    }
   }
 
   /** Logged once per outage, however many commands fail during it. */
@@ -191,14 +209,26 @@ export class FleetStore {
     return { url: this.#display, state: this.up ? 'up' : 'down', since: new Date(this.#since).toISOString(), lastError: this.#lastError, replicas: this.replicas };
   }
 
+  /**
+   * Any answer proves Redis is back: a command that failed on a live connection (a timeout, OOM,
+   * READONLY during a failover) brings no reconnect and so no 'ready' event.
+   */
   async #call<T>(run: () => Promise<T>): Promise<T> {
     try {
-      return await run();
+      const answer = await run();
+      if (!this.up) this.#markUp();
+      return answer;
     } catch (err) {
       // A script error would be ours, not Redis being away; both mean "decide alone" for now.
       this.#markDown((err as Error).message);
       throw err;
     }
+  }
+
+  /** While down: asks Redis whether it answers again (called once a flush tick, never per request). */
+  async probe(): Promise<void> {
+    if (this.up || this.#redis.status !== 'ready') return;
+    await this.#call(() => this.#redis.ping()).catch(() => undefined);
   }
 
   async leaseQuota(key: string, limit: number, want: number, ttlSeconds: number): Promise<{ granted: number; leased: number }> {
@@ -208,14 +238,14 @@ export class FleetStore {
   }
 
   async takeRate(key: string, rate: number, burst: number, want: number): Promise<{ granted: number; waitMs: number }> {
-    const [granted, waitMs] = await this.#call(() => this.#redis.takeRate(key, rate, burst, want));
+    const [granted, waitMs] = await this.#call(() => this.#redis.takeRate(key, replicasKey(this.bus), rate, burst, want));
     return { granted, waitMs };
   }
 
   /** Applies the batch once (see APPLY_BATCH); throws while Redis is away, and the caller keeps the batch. */
   async apply(batch: Batch): Promise<void> {
-    const keys = [appliedKey(this.bus), replicasKey(this.bus)];
-    const argv: (string | number)[] = [this.#member, batch.run, batch.seq];
+    const keys = [appliedKey(this.bus, batch.run), replicasKey(this.bus)];
+    const argv: (string | number)[] = [this.#member, batch.seq];
     for (const h of batch.hashes) {
       keys.push(h.key);
       argv.push(h.fields.length, h.ttlSeconds);

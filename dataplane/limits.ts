@@ -17,8 +17,11 @@ export interface QuotaGate {
   readonly limit: number;
   /** Seconds until the quota renews when none is left, 0 when a unit was taken; a Promise only when the fleet must be asked first. */
   take(wall: number): number | Promise<number>;
-  /** The request that took a unit ended: charged when the agency answered, given back otherwise. */
-  settle(answered: boolean): void;
+  /**
+   * The request that took a unit at `takenAt` (wall ms, as given to take) ended: charged when the
+   * agency answered, given back otherwise, in the period it was taken in.
+   */
+  settle(answered: boolean, takenAt: number): void;
   /** The period label the operator reports (2026-11 or 2026-11-23). */
   periodLabel(): string;
   /** The share used in the period that contains `now`, as far as this replica knows. */
@@ -112,8 +115,9 @@ export class QuotaCounter implements QuotaGate {
   }
 
   /** A request taken but never answered by the agency is given back: quota is charged for what the bus served. */
-  settle(answered: boolean): void {
-    if (!answered && this.used > 0) this.used--;
+  settle(answered: boolean, takenAt: number): void {
+    // A unit of a period that has ended since is not given to the new one.
+    if (!answered && this.used > 0 && takenAt >= this.#start) this.used--;
   }
 
   /** The period label the operator reports (2026-11 or 2026-11-23). */

@@ -46,6 +46,8 @@ interface Exchange {
   holdsCall: boolean;
   /** a unit of the binding's quota is taken, to be given back unless the agency answers */
   quota: BindingContext['quota'];
+  /** when the unit was taken (wall ms): it is settled in that period */
+  quotaAt: number;
   /** the agency answered (a status line arrived): the quota stays charged */
   answered: boolean;
   /** the breaker trial this request holds, 0 when none */
@@ -108,14 +110,15 @@ function takeQuota(ex: Exchange, binding: BindingContext, wall: number): Problem
   const quota = binding.quota;
   if (quota === null) return null;
   const wait = quota.take(wall);
-  if (wait instanceof Promise) return wait.then((w) => quotaTaken(ex, binding, w));
-  return quotaTaken(ex, binding, wait);
+  if (wait instanceof Promise) return wait.then((w) => quotaTaken(ex, binding, w, wall));
+  return quotaTaken(ex, binding, wait, wall);
 }
 
-function quotaTaken(ex: Exchange, binding: BindingContext, wait: number): Problem | null {
+function quotaTaken(ex: Exchange, binding: BindingContext, wait: number, wall: number): Problem | null {
   const quota = binding.quota as NonNullable<BindingContext['quota']>;
   if (wait > 0) return problem(Errors.quotaExhausted, `Binding ${binding.id} used its ${quota.limit} requests for ${quota.periodLabel()}.`, { 'retry-after': String(wait) });
   ex.quota = quota;
+  ex.quotaAt = wall;
   return null;
 }
 
@@ -250,6 +253,7 @@ export class Pipeline {
       route: null,
       holdsCall: false,
       quota: null,
+      quotaAt: 0,
       answered: false,
       trial: 0,
       holdsSlot: false,
@@ -445,7 +449,7 @@ export class Pipeline {
       if (ex.holdsSlot) provider.guard.release();
       if (ex.holdsCall) endCall(provider);
     }
-    if (ex.quota !== null) ex.quota.settle(ex.answered);
+    if (ex.quota !== null) ex.quota.settle(ex.answered, ex.quotaAt);
     this.unrecorded--;
     const tx = ex.tx;
     const cut = code === CLIENT_GONE && this.#cutting;

@@ -20,7 +20,7 @@ export interface SavedQuota {
 export class StateDir {
   readonly dir: string;
   #log: Log;
-  #writing = false;
+  #writing: Promise<void> | null = null;
 
   constructor(dir: string, log: Log) {
     this.dir = dir;
@@ -50,24 +50,29 @@ export class StateDir {
     return saved;
   }
 
-  /** Writes the quotas in the background; a write still running makes this one wait for the next tick. */
-  saveQuotas(quotas: Map<string, SavedQuota>): void {
-    if (this.#writing) return;
-    this.#writing = true;
+  /** Starts writing the quotas in the background; false when a write is still running (try at the next tick). */
+  saveQuotas(quotas: Map<string, SavedQuota>): boolean {
+    if (this.#writing !== null) return false;
     const file = join(this.dir, QUOTAS);
-    const tmp = `${file}.tmp`;
-    writeFile(tmp, JSON.stringify(Object.fromEntries(quotas)))
+    const tmp = `${file}.${process.pid}.tmp`;
+    this.#writing = writeFile(tmp, JSON.stringify(Object.fromEntries(quotas)))
       .then(() => rename(tmp, file))
       .catch((err: unknown) => this.#log({ level: 'error', msg: 'quotas not saved', file, error: (err as Error).message }))
-      .finally(() => (this.#writing = false));
+      .finally(() => (this.#writing = null));
+    return true;
   }
 
-  /** At shutdown: written at once, the process is about to end. */
+  /** Resolves once no background write is running. */
+  async idle(): Promise<void> {
+    await this.#writing;
+  }
+
+  /** At shutdown (after idle()): written at once, the process is about to end. */
   saveQuotasNow(quotas: Map<string, SavedQuota>): void {
     const file = join(this.dir, QUOTAS);
     try {
-      writeFileSync(`${file}.tmp`, JSON.stringify(Object.fromEntries(quotas)));
-      renameSync(`${file}.tmp`, file);
+      writeFileSync(`${file}.${process.pid}.final.tmp`, JSON.stringify(Object.fromEntries(quotas)));
+      renameSync(`${file}.${process.pid}.final.tmp`, file);
     } catch (err) {
       this.#log({ level: 'error', msg: 'quotas not saved at shutdown', file, error: (err as Error).message });
     }
@@ -85,9 +90,17 @@ export class StateDir {
     }
   }
 
+  /** The saved batches, oldest first (by run, then sequence number); none when the directory cannot be read. */
   loadBatches(): Batch[] {
     const batches: Batch[] = [];
-    for (const name of readdirSync(this.dir)) {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch (err) {
+      this.#log({ level: 'error', msg: 'state directory unreadable; saved counts not sent', dir: this.dir, error: (err as Error).message });
+      return batches;
+    }
+    for (const name of names) {
       if (!name.startsWith(BATCH_PREFIX) || !name.endsWith('.json')) continue;
       try {
         batches.push(JSON.parse(readFileSync(join(this.dir, name), 'utf8')) as Batch);
@@ -95,11 +108,15 @@ export class StateDir {
         this.#log({ level: 'warn', msg: 'unflushed counts unreadable; left in place', file: join(this.dir, name), error: (err as Error).message });
       }
     }
-    return batches;
+    return batches.sort((a, b) => (a.run === b.run ? a.seq - b.seq : a.run < b.run ? -1 : 1));
   }
 
   removeBatch(batch: Batch): void {
-    rmSync(this.#batchFile(batch), { force: true });
+    try {
+      rmSync(this.#batchFile(batch), { force: true });
+    } catch (err) {
+      this.#log({ level: 'error', msg: 'sent counts could not be removed; they would be sent again, and counted once', file: this.#batchFile(batch), error: (err as Error).message });
+    }
   }
 
   #batchFile(batch: Batch): string {

@@ -7,7 +7,7 @@
 //   gozargah:{bus}:quota:2026-12:ns/b    hash  leased (handed to replicas), used (charged)
 //   gozargah:{bus}:rate:ns/b             hash  tokens, at (ms): the binding's global bucket
 //   gozargah:{bus}:replicas              zset  replica -> last flush (ms), the fleet's size
-//   gozargah:{bus}:applied               hash  replica run -> last batch applied, so a retry counts once
+//   gozargah:{bus}:applied:run           string  the last batch applied of a replica run, so a retry counts once
 //   gozargah:buses                       set   the buses that have usage, for the report
 
 export const KEY_PREFIX = 'gozargah';
@@ -21,7 +21,7 @@ export const usageKey = (bus: string, label: string): string => `${tag(bus)}:usa
 export const quotaKey = (bus: string, period: string, binding: string): string => `${tag(bus)}:quota:${period}:${binding}`;
 export const rateKey = (bus: string, binding: string): string => `${tag(bus)}:rate:${binding}`;
 export const replicasKey = (bus: string): string => `${tag(bus)}:replicas`;
-export const appliedKey = (bus: string): string => `${tag(bus)}:applied`;
+export const appliedKey = (bus: string, run: string): string => `${tag(bus)}:applied:${run}`;
 
 /** How long counts are kept: day figures for 400 days, month figures for 5 years. */
 export const DAY_USAGE_TTL_S = 400 * 86_400;

@@ -36,16 +36,25 @@ t.test('quota counter: a unit the agency never answered is given back; months ro
   const q = new QuotaCounter(1, 'Month', at('2026-12-31T23:00:00-02:00')); // 2027-01-01T01:00Z
   t.equal(q.periodLabel(), '2027-01', 'UTC, whatever the offset');
   t.equal(q.take(at('2027-01-15T00:00:00Z')), 0);
-  q.settle(false);
+  q.settle(false, at('2027-01-15T00:00:00Z'));
   t.equal(q.used, 0, 'given back');
   t.equal(q.take(at('2027-01-15T00:00:00Z')), 0);
-  q.settle(true);
+  q.settle(true, at('2027-01-15T00:00:00Z'));
   t.equal(q.used, 1, 'charged');
   t.equal(q.take(at('2027-01-31T23:59:59Z')), 1);
   q.reconfigure(5, 'Month', at('2027-02-01T00:00:00Z'));
   t.equal(q.used, 1, 'a new limit keeps the count');
   q.reconfigure(5, 'Day', at('2027-02-01T00:00:00Z'));
   t.same([q.used, q.periodLabel()], [0, '2027-02-01'], 'a new period kind starts a new count');
+});
+
+t.test('quota counter: a request that straddles midnight gives its unit back to its own day, not the new one', async (t) => {
+  const q = new QuotaCounter(1, 'Day', at('2026-12-03T23:59:59Z'));
+  t.equal(q.take(at('2026-12-03T23:59:59.900Z')), 0, 'the last unit of the 3rd');
+  t.equal(q.take(at('2026-12-04T00:00:00.100Z')), 0, 'the only unit of the 4th');
+  q.settle(false, at('2026-12-03T23:59:59.900Z'));
+  t.equal(q.used, 1, 'the 4th still counts its unit');
+  t.equal(q.take(at('2026-12-04T00:00:01Z')), 86399, 'and refuses a second one');
 });
 
 t.test('quota counter: what a restart restored counts only in its own period', async (t) => {
