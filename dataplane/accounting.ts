@@ -31,6 +31,8 @@ export interface AccountingOptions {
 export const FLUSH_MS = 1000;
 /** At shutdown, the last batch may wait this long for Redis. */
 const CLOSE_MS = 2000;
+/** Increments per script call: a few milliseconds of Redis's time, well inside the command timeout. */
+const BATCH_FIELDS = 2000;
 
 export interface AccountingStatus {
   mode: 'fleet' | 'replica';
@@ -50,8 +52,8 @@ export class Accounting {
   #rates = new Map<string, RateGate>();
   #quotas = new Map<string, QuotaGate>();
   #tally = new UsageTally();
-  /** a batch collected and not yet applied: sent again, whole, until Redis takes it */
-  #batch: Batch | null = null;
+  /** batches collected and not yet applied, in order: the first is sent again, whole, until Redis takes it */
+  #queue: Batch[] = [];
   /** batches a previous run saved at shutdown, sent first */
   #savedBatches: Batch[];
   #seq = 0;
@@ -140,7 +142,7 @@ export class Accounting {
     return {
       mode: store === null ? 'replica' : 'fleet',
       redis: store === null ? null : { ...store.status(), unavailable: this.#options.redisUnavailable },
-      pendingRecords: this.#tally.pending + (this.#batch?.records ?? 0),
+      pendingRecords: this.#tally.pending + this.#queue.reduce((n, b) => n + b.records, 0),
       localDecisions: this.localDecisions,
       stateDir: this.#state?.dir ?? null,
     };
@@ -177,23 +179,48 @@ export class Accounting {
       this.#state?.removeBatch(saved);
       this.#savedBatches.shift();
     }
-    // Sent whole until Redis takes it; meanwhile new counts gather in the tally and the gates.
-    this.#batch ??= this.#collect(final);
+    // Each sent whole until Redis takes it; meanwhile new counts gather in the tally and the gates.
+    if (this.#queue.length === 0) this.#queue = this.#collect(final);
     try {
-      await store.apply(this.#batch);
-      this.#batch = null;
+      while (this.#queue.length > 0) {
+        await store.apply(this.#queue[0] as Batch);
+        this.#queue.shift();
+      }
     } catch {
-      // marked down by the store; the batch waits for Redis
+      // marked down by the store; the batches wait for Redis
     }
   }
 
-  #collect(final: boolean): Batch {
+  /**
+   * The counts gathered since the last collect, cut into batches of at most BATCH_FIELDS
+   * increments: after a long outage one script of every field could outlast the command timeout
+   * and never be taken. An empty batch is a heartbeat: it keeps this replica in the fleet's size.
+   */
+  #collect(final: boolean): Batch[] {
     const wall = Date.now();
     const hashes: HashIncrements[] = [];
     const records = this.#tally.collect(this.#options.bus, hashes);
     for (const gate of this.#quotas.values()) (gate as FleetQuota).collect(wall, hashes, final);
-    // An empty batch is a heartbeat: it keeps this replica in the fleet's size.
-    return { run: this.#run, seq: hashes.length === 0 ? this.#seq : ++this.#seq, hashes, records };
+    if (hashes.length === 0) return [{ run: this.#run, seq: this.#seq, hashes, records }];
+    const batches: Batch[] = [];
+    let current: HashIncrements[] = [];
+    let fields = 0;
+    const cut = (): void => {
+      if (current.length > 0) batches.push({ run: this.#run, seq: ++this.#seq, hashes: current, records: 0 });
+      current = [];
+      fields = 0;
+    };
+    for (const h of hashes) {
+      for (let i = 0; i < h.fields.length; i += BATCH_FIELDS) {
+        const part = h.fields.slice(i, i + BATCH_FIELDS);
+        if (fields + part.length > BATCH_FIELDS) cut();
+        current.push({ key: h.key, ttlSeconds: h.ttlSeconds, fields: part });
+        fields += part.length;
+      }
+    }
+    cut();
+    (batches[batches.length - 1] as Batch).records = records;
+    return batches;
   }
 
   #localQuotas(): Map<string, SavedQuota> {
@@ -216,12 +243,12 @@ export class Accounting {
       return this.#flushOnce(true);
     }
     const last = (async (): Promise<void> => {
-      if (this.#batch !== null) await this.#flushOnce(false);
-      if (this.#batch === null) await this.#flushOnce(true);
+      if (this.#queue.length > 0) await this.#flushOnce(false);
+      if (this.#queue.length === 0) await this.#flushOnce(true);
     })();
     await Promise.race([last, new Promise((resolve) => setTimeout(resolve, CLOSE_MS).unref())]);
-    for (const unsent of [this.#batch, this.#collect(true)]) {
-      if (unsent === null || unsent.hashes.length === 0) continue;
+    for (const unsent of [...this.#queue, ...this.#collect(true)]) {
+      if (unsent.hashes.length === 0) continue;
       const saved = this.#state?.saveBatch(unsent) ?? false;
       this.#options.log({
         level: saved ? 'warn' : 'error',
