@@ -55,6 +55,11 @@ function load(paths: string[]): Loaded {
   const skipped: string[] = [];
   const objects: unknown[] = [];
   for (const m of parsed.objects) {
+    const mistake = compiler.kindMistake(m.object);
+    if (mistake !== null) {
+      problems.push(`${m.file} (document ${m.document}): ${mistake}`);
+      continue;
+    }
     if (!compiler.isKnownKind(m.object)) {
       skipped.push(`${m.file} (document ${m.document}): ${String(m.object['apiVersion'])} ${String(m.object['kind'])} is not read by gozargah`);
       continue;
@@ -75,6 +80,11 @@ function validate(paths: string[]): number {
   const { statuses, origin, problems, skipped } = load(paths);
   for (const s of skipped) process.stderr.write(`note: skipped ${s}\n`);
   for (const p of problems) process.stderr.write(`error: ${p}\n`);
+  // Nothing to check is a mistake too (a wrong path, every kind misspelt): never "All 0 accepted".
+  if (statuses.length === 0) {
+    process.stdout.write(`No ServiceProvider, InquiryRoute or ClientBinding found in ${paths.join(', ')}${problems.length > 0 ? `; ${problems.length} document(s) with errors` : ''}.\n`);
+    return 1;
+  }
   const rows = statuses.map((s) => {
     const failing = s.status.conditions.find((c) => (c.type === 'Accepted' || c.type === 'ResolvedRefs') && c.status !== 'True');
     return [

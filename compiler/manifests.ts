@@ -31,6 +31,36 @@ export function isKnownKind(obj: Record<string, unknown>): boolean {
   return KNOWN_KINDS.has(`${String(obj['apiVersion'])} ${String(obj['kind'])}`);
 }
 
+const GOZARGAH_KINDS = ['ServiceProvider', 'InquiryRoute', 'ClientBinding'];
+
+/** Edit distance, for "did you mean": kinds are short, so the quadratic table is nothing. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next.push(Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    row = next;
+  }
+  return row[b.length] as number;
+}
+
+/**
+ * An object that was surely meant for Gozargah but is not one of its kinds: a gozargah.io
+ * apiVersion with an unknown kind or version, or a kind a letter or two from one of ours. Such
+ * an object would otherwise be skipped in silence, and a typo pass as "all accepted". Null for
+ * what is simply not Gozargah's (a Deployment, a ConfigMap).
+ */
+export function kindMistake(obj: Record<string, unknown>): string | null {
+  if (isKnownKind(obj)) return null;
+  const apiVersion = String(obj['apiVersion']);
+  const kind = String(obj['kind']);
+  const near = GOZARGAH_KINDS.find((k) => distance(k.toLowerCase(), kind.toLowerCase()) <= 2);
+  if (!apiVersion.startsWith('gozargah.io/') && near === undefined) return null;
+  const meant = near ?? GOZARGAH_KINDS.find((k) => k === kind);
+  const hint = meant === undefined ? `Gozargah's kinds are ${GOZARGAH_KINDS.join(', ')} (gozargah.io/v1alpha1)` : `did you mean apiVersion gozargah.io/v1alpha1, kind ${meant}?`;
+  return `apiVersion ${apiVersion}, kind ${kind} is not a Gozargah kind: ${hint}`;
+}
+
 /**
  * Deeper than any manifest needs (a JSON Schema in a route included): the YAML parser recurses
  * per level, and 100,000 levels would block for seconds before overflowing the stack.

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { compile, parseManifests, type ManifestFile } from '../../compiler/index.ts';
+import { compile, kindMistake, parseManifests, type ManifestFile } from '../../compiler/index.ts';
 import { SNAPSHOT_API_VERSION, snapshotHash, type Snapshot } from '../../api/snapshot/index.ts';
 import type { Candidate, ConfigSource } from './source.ts';
 
@@ -130,6 +130,11 @@ export class ManifestsSource implements ConfigSource {
         fail(this.#dir, parsed.errors.slice(0, 5).map((e) => `${e.file} (document ${e.document}): ${e.message}`).join('; '));
         return;
       }
+      // A misspelt kind is skipped by the compiler; say so, as a refused object is.
+      for (const o of parsed.objects) {
+        const mistake = kindMistake(o.object);
+        if (mistake !== null) this.#log({ level: 'warn', msg: 'object not read', file: o.file, document: o.document, message: mistake });
+      }
       let compiled: ReturnType<typeof compile>;
       try {
         compiled = compile({ objects: parsed.objects.map((o) => o.object), now: new Date().toISOString() });
@@ -145,6 +150,10 @@ export class ManifestsSource implements ConfigSource {
         }
       }
       const snapshot = snapshots[this.#bus] ?? emptySnapshot(this.#bus);
+      // A misspelt --bus would serve nothing without a word: name the buses the files do have.
+      if (snapshots[this.#bus] === undefined && Object.keys(snapshots).length > 0) {
+        this.#log({ level: 'warn', msg: 'no object in the manifests is for this bus; it serves nothing', bus: this.#bus, busesInManifests: Object.keys(snapshots).sort() });
+      }
       deliver({ snapshot, generation: ++this.#generation, origin: this.#dir });
     };
     this.#watch([this.#dir], changed);

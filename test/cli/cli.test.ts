@@ -2,7 +2,8 @@
 // prints on stdout and stderr, and that its output parses.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
@@ -60,6 +61,34 @@ t.test('validate reports an object that is not accepted, with its file', async (
   t.match(run.stdout, 'ProviderNotFound: ServiceProvider agency/registry does not exist.');
   t.match(run.stdout, `${file}#1`);
   t.match(run.stdout, '1 of 1 objects not accepted.');
+});
+
+t.test('a misspelt kind or apiVersion is an error with a suggestion, never a silent skip', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gozargah-typo-'));
+  const good = readFileSync(join(ROOT, 'examples/10-civil-registry.yaml'), 'utf8');
+  writeFileSync(join(dir, 'good.yaml'), good);
+  writeFileSync(
+    join(dir, 'typos.yaml'),
+    ['apiVersion: gozargah.io/v1alpha1\nkind: ClientBindng\nmetadata: { name: a, namespace: b }', 'apiVersion: gozargah.io/v1\nkind: InquiryRoute\nmetadata: { name: a, namespace: b }', 'apiVersion: gozargah.io/v1alpha1\nkind: Gateway\nmetadata: { name: a, namespace: b }', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: a }'].join('\n---\n'),
+  );
+  const run = gozargah('validate', '-f', dir);
+  t.equal(run.status, 1, 'exit 1: the good objects do not hide the mistakes');
+  t.match(run.stderr, 'typos.yaml (document 1): apiVersion gozargah.io/v1alpha1, kind ClientBindng is not a Gozargah kind: did you mean apiVersion gozargah.io/v1alpha1, kind ClientBinding?');
+  t.match(run.stderr, 'typos.yaml (document 2): apiVersion gozargah.io/v1, kind InquiryRoute is not a Gozargah kind: did you mean apiVersion gozargah.io/v1alpha1, kind InquiryRoute?');
+  t.match(run.stderr, "typos.yaml (document 3): apiVersion gozargah.io/v1alpha1, kind Gateway is not a Gozargah kind: Gozargah's kinds are ServiceProvider, InquiryRoute, ClientBinding");
+  t.match(run.stderr, 'note: skipped', 'what is simply not Gozargah\'s is a note');
+  t.match(run.stdout, /3 unreadable document\(s\)/);
+  const compiled = gozargah('compile', '-f', dir);
+  t.equal(compiled.status, 1, 'compile fails the same way');
+});
+
+t.test('nothing to validate is a failure, not "All 0 objects accepted"', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gozargah-empty-'));
+  writeFileSync(join(dir, 'deploy.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: a }\n');
+  const run = gozargah('validate', '-f', dir);
+  t.equal(run.status, 1);
+  t.match(run.stdout, `No ServiceProvider, InquiryRoute or ClientBinding found in ${dir}.`);
+  t.notMatch(run.stdout, 'All 0');
 });
 
 t.test('a YAML syntax error names the file and the document', async (t) => {

@@ -1,0 +1,29 @@
+// A dataplane fed mistakes it cannot serve says so instead of serving nothing in silence: a
+// misspelt kind in its manifests, and a --bus no manifest names.
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDataplane, waitFor } from '../helpers/dataplane.ts';
+import { binding, keySecret, manifestDir, provider, route } from '../helpers/manifests.ts';
+
+const dir = manifestDir([
+  provider('agency', 'http://127.0.0.1:9'),
+  route('person', 'agency', '/p/{id}'),
+  keySecret('c-keys', { k: 'warnings-key-0123456789abcdef' }),
+  binding('c', 'c', [{ namespace: 'gov', name: 'person' }]),
+]);
+writeFileSync(join(dir, 'typo.yaml'), 'apiVersion: gozargah.io/v1alpha1\nkind: ClientBindng\nmetadata: { name: typo, namespace: clients }\nspec: {}\n');
+
+t.test('a misspelt kind is named in the log, with the kind it was surely meant to be', async (t) => {
+  const dp = await startDataplane(['--manifests', dir]);
+  t.teardown(() => dp.stop());
+  await waitFor(() => dp.logs().includes('"object not read"'), 5000, () => dp.logs());
+  t.match(dp.logs(), /"object not read".*typo\.yaml.*did you mean apiVersion gozargah\.io\/v1alpha1, kind ClientBinding\?/);
+});
+
+t.test('a --bus no manifest names: the log says it serves nothing and lists the buses there are', async (t) => {
+  const dp = await startDataplane(['--manifests', dir, '--bus', 'defualt']);
+  t.teardown(() => dp.stop());
+  await waitFor(() => dp.logs().includes('serves nothing'), 5000, () => dp.logs());
+  t.match(dp.logs(), /"no object in the manifests is for this bus; it serves nothing","bus":"defualt","busesInManifests":\["default"\]/);
+});
