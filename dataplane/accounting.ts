@@ -127,6 +127,11 @@ export class Accounting {
     else this.#quotasChanged = true;
   }
 
+  /** False until the first attempt to reach Redis has ended: until then the replica knows no counts. */
+  settled(): boolean {
+    return this.#store === null || this.#store.settled;
+  }
+
   /** False only in refuse mode while Redis is away: the call must not be decided alone. */
   available(): boolean {
     return this.#store === null || this.#store.up || this.#options.redisUnavailable === 'local';

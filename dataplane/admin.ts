@@ -75,7 +75,7 @@ export function createAdminServer(deps: AdminDeps): Server {
       case '/healthz':
         return json(res, 200, { status: 'ok', audit: deps.metering.auditStatus(), accounting: deps.accounting.status() });
       case '/readyz': {
-        const ready = deps.loader.ready && !deps.draining() && deps.metering.auditAvailable() && deps.accounting.available();
+        const ready = deps.loader.ready && !deps.draining() && deps.metering.auditAvailable() && deps.accounting.settled() && deps.accounting.available();
         return json(res, ready ? 200 : 503, { ready, draining: deps.draining(), generation: deps.pipeline.runtime?.generation ?? null, audit: deps.metering.auditStatus(), accounting: deps.accounting.status() });
       }
       case '/config':

@@ -95,7 +95,7 @@ export class FleetQuota implements QuotaGate {
       this.#takes++;
       return 0;
     }
-    if (!this.#store.up) return this.#takeAlone(wall);
+    if (!this.#store.up) return this.#store.settled ? this.#takeAlone(wall) : this.#store.firstAttempt.then(() => this.take(Date.now()));
     if (wall < this.#exhaustedUntil) return this.#renewsIn(wall);
     this.#waiting++;
     return this.#lease().then(() => {

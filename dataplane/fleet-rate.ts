@@ -49,7 +49,7 @@ export class FleetRate implements RateGate {
       this.#held--;
       return 0;
     }
-    if (!this.#store.up) return this.#takeAlone(mono);
+    if (!this.#store.up) return this.#store.settled ? this.#takeAlone(mono) : this.#store.firstAttempt.then(() => this.take(performance.now()));
     if (mono < this.#emptyUntil) return (this.#emptyUntil - mono) / 1000;
     this.#waiting++;
     return this.#lease().then(() => {

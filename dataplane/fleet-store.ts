@@ -127,6 +127,14 @@ export class FleetStore {
   #display: string;
   #log: Log;
   up = false;
+  /**
+   * false until the first connection attempt has succeeded or failed: before that a replica
+   * knows nothing of the fleet's counts, so it neither reports ready nor decides alone.
+   */
+  settled = false;
+  #settle!: () => void;
+  /** resolves once `settled` */
+  readonly firstAttempt = new Promise<void>((resolve) => (this.#settle = resolve));
   #since = Date.now();
   #lastError: string | null = null;
   /** ms spent without Redis before the current outage */
@@ -159,6 +167,7 @@ export class FleetStore {
   }
 
   #markUp(): void {
+    this.#settled();
     if (this.up) return;
     const downSeconds = this.#switch();
     this.#announcedDown = false;
@@ -180,8 +189,15 @@ export class FleetStore {
     }
   }
 
+  #settled(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.#settle();
+  }
+
   /** Logged once per outage, however many commands fail during it. */
   #markDown(error: string): void {
+    this.#settled();
     // A closed connection follows the error that closed it: keep the error, it says why.
     if (!(GENERIC_CLOSE.test(error) && this.#announcedDown && this.#lastError !== null)) this.#lastError = error;
     if (this.up) this.#switch();
