@@ -1,6 +1,7 @@
 // The quota line of a binding's status. Usage itself is counted by the dataplane fleet in Redis
 // and written by the operator's usage loop (operator/usage.ts); the compiler carries it forward
 // with the spec's limit, and starts it again at 0 when a new period begins.
+import { quotaLabel } from '../api/accounting/keys.ts';
 import type { ClientBinding } from '../api/v1alpha1/index.ts';
 
 export interface Usage {
@@ -14,8 +15,7 @@ export interface Usage {
 
 /** The quota period that contains `now`: YYYY-MM-DD for Day, YYYY-MM for Month (UTC, whatever offset `now` has). */
 export function quotaPeriod(period: 'Day' | 'Month', now: string): string {
-  const utc = new Date(now).toISOString();
-  return period === 'Day' ? utc.slice(0, 10) : utc.slice(0, 7);
+  return quotaLabel(period, Date.parse(now));
 }
 
 export function quotaUsage(binding: ClientBinding, now: string): Usage | null {

@@ -93,7 +93,7 @@ export class Accounting {
 
   /** The binding's rate gate, kept across reloads (new limits keep what was spent). */
   rateGate(binding: string, rate: number, burst: number, mono: number): RateGate {
-    const known = this.#rates.get(binding) as (RateGate & { reconfigure(rate: number, burst: number): void }) | undefined;
+    const known = this.#rates.get(binding);
     if (known !== undefined) {
       known.reconfigure(rate, burst);
       return known;
@@ -106,7 +106,7 @@ export class Accounting {
 
   /** The binding's quota gate, kept across reloads; quota periods are calendar time, so `wall`. */
   quotaGate(binding: string, limit: number, period: 'Day' | 'Month', wall: number): QuotaGate {
-    const known = this.#quotas.get(binding) as (QuotaGate & { reconfigure(limit: number, period: 'Day' | 'Month', wall: number): void }) | undefined;
+    const known = this.#quotas.get(binding);
     if (known !== undefined) {
       known.reconfigure(limit, period, wall);
       return known;

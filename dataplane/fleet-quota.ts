@@ -8,7 +8,7 @@
 //
 // In Redis: `leased` (units handed to replicas, what the quota is enforced on) and `used` (units
 // charged: the agency answered), flushed in the replica's batch every second.
-import { quotaKey, quotaLabel, quotaPeriodEnd, QUOTA_GRACE_S } from '../api/accounting/index.ts';
+import { quotaKey, quotaLabel, quotaPeriodEnd, quotaPeriodStart, QUOTA_GRACE_S } from '../api/accounting/index.ts';
 import type { HashIncrements } from './fleet-store.ts';
 import type { FleetStore } from './fleet-store.ts';
 import type { QuotaGate } from './limits.ts';
@@ -32,6 +32,7 @@ export class FleetQuota implements QuotaGate {
   #store: FleetStore;
   #onLocal: () => void;
   #label = '';
+  #start = 0;
   #end = 0;
   #key = '';
   /** units leased from the fleet, not yet taken */
@@ -40,7 +41,7 @@ export class FleetQuota implements QuotaGate {
   #outLeased = 0;
   #outLocal = 0;
   /** the same for the period before, settled into that period's counts */
-  #before = { label: '', outLeased: 0, outLocal: 0 };
+  #before = { label: '', start: 0, outLeased: 0, outLocal: 0 };
   /** requests waiting for the lease in flight: the next lease asks for at least as many */
   #waiting = 0;
   #lastTake = 0;
@@ -105,7 +106,7 @@ export class FleetQuota implements QuotaGate {
   }
 
   settle(answered: boolean, takenAt: number): void {
-    if (quotaLabel(this.period, takenAt) !== this.#label) return this.#settleBefore(answered, takenAt);
+    if (takenAt < this.#start) return this.#settleBefore(answered, takenAt);
     if (this.#outLocal > 0) {
       this.#outLocal--;
       if (!answered) this.#localLeft++;
@@ -120,7 +121,7 @@ export class FleetQuota implements QuotaGate {
   /** A unit of the period before: charged there, or (leased and unanswered) given back there, never to this period. */
   #settleBefore(answered: boolean, takenAt: number): void {
     const before = this.#before;
-    if (quotaLabel(this.period, takenAt) !== before.label) return; // older still: its key has expired
+    if (takenAt < before.start) return; // older still: its key has expired
     if (before.outLocal > 0) {
       before.outLocal--;
       if (answered) this.#charge(before.label, 1);
@@ -209,8 +210,9 @@ export class FleetQuota implements QuotaGate {
   #roll(wall: number): void {
     if (this.#held > 0) this.#giveBack();
     // Requests still running settle in the period they took their unit in.
-    this.#before = { label: this.#label, outLeased: this.#outLeased, outLocal: this.#outLocal };
+    this.#before = { label: this.#label, start: this.#start, outLeased: this.#outLeased, outLocal: this.#outLocal };
     this.#label = quotaLabel(this.period, wall);
+    this.#start = quotaPeriodStart(this.period, wall);
     this.#end = quotaPeriodEnd(this.period, wall);
     this.#key = quotaKey(this.#store.bus, this.#label, this.binding);
     this.#outLeased = 0;

@@ -3,6 +3,7 @@
 // reload never hands a client a fresh bucket or quota. A binding's rate and quota are gates:
 // counted by this replica (TokenBucket, QuotaCounter) or by the fleet in Redis (fleet-rate.ts,
 // fleet-quota.ts), behind the same two interfaces.
+import { quotaLabel, quotaPeriodEnd, quotaPeriodStart } from '../api/accounting/keys.ts';
 
 /** A binding's rate limit. */
 export interface RateGate {
@@ -10,6 +11,8 @@ export interface RateGate {
   readonly burst: number;
   /** Seconds to wait, 0 when a token was taken; a Promise only when the fleet must be asked first. */
   take(mono: number): number | Promise<number>;
+  /** New limits from a reloaded snapshot keep what was spent. */
+  reconfigure(rate: number, burst: number): void;
 }
 
 /** A binding's quota: one unit per request, charged only when the agency answered. */
@@ -26,6 +29,8 @@ export interface QuotaGate {
   periodLabel(): string;
   /** The share used in the period that contains `now`, as far as this replica knows. */
   usedRatio(now: number): number;
+  /** New limits from a reloaded snapshot keep the count; a new kind of period starts one. */
+  reconfigure(limit: number, period: 'Day' | 'Month', wall: number): void;
 }
 
 /** A token bucket; `take` answers the seconds to wait, 0 when a token was taken. */
@@ -63,8 +68,6 @@ export class TokenBucket implements RateGate {
   }
 }
 
-const DAY_MS = 86_400_000;
-
 /** A request counter per calendar day or month (UTC). Counted per replica. */
 export class QuotaCounter implements QuotaGate {
   limit: number;
@@ -72,13 +75,14 @@ export class QuotaCounter implements QuotaGate {
   used = 0;
   #start = 0;
   #end = 0;
+  #label = '';
 
   /** `restored`: what this binding used before a restart (--state-dir), counted when its period is still the current one */
   constructor(limit: number, period: 'Day' | 'Month', now: number, restored?: { period: string; used: number }) {
     this.limit = limit;
     this.period = period;
     this.#roll(now);
-    if (restored !== undefined && restored.period === this.periodLabel()) this.used = restored.used;
+    if (restored !== undefined && restored.period === this.#label) this.used = restored.used;
   }
 
   reconfigure(limit: number, period: 'Day' | 'Month', now: number): void {
@@ -90,14 +94,9 @@ export class QuotaCounter implements QuotaGate {
   }
 
   #roll(now: number): void {
-    const d = new Date(now);
-    if (this.period === 'Day') {
-      this.#start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
-      this.#end = this.#start + DAY_MS;
-    } else {
-      this.#start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
-      this.#end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
-    }
+    this.#start = quotaPeriodStart(this.period, now);
+    this.#end = quotaPeriodEnd(this.period, now);
+    this.#label = quotaLabel(this.period, now);
     this.used = 0;
   }
 
@@ -122,8 +121,7 @@ export class QuotaCounter implements QuotaGate {
 
   /** The period label the operator reports (2026-11 or 2026-11-23). */
   periodLabel(): string {
-    const iso = new Date(this.#start).toISOString();
-    return this.period === 'Day' ? iso.slice(0, 10) : iso.slice(0, 7);
+    return this.#label;
   }
 }
 

@@ -58,6 +58,12 @@ export const monthLabel = (ms: number): string => new Date(ms).toISOString().sli
 /** A quota's period label: the day for Day quotas, the month for Month quotas. */
 export const quotaLabel = (period: 'Day' | 'Month', ms: number): string => (period === 'Day' ? dayLabel(ms) : monthLabel(ms));
 
+/** When the quota period containing `ms` begins (UTC), in ms. */
+export function quotaPeriodStart(period: 'Day' | 'Month', ms: number): number {
+  const d = new Date(ms);
+  return period === 'Day' ? Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) : Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
+
 /** When the quota period containing `ms` ends (UTC), in ms. */
 export function quotaPeriodEnd(period: 'Day' | 'Month', ms: number): number {
   const d = new Date(ms);
