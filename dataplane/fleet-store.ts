@@ -58,16 +58,18 @@ return {0, math.ceil((1 - tokens) * 1000 / rate)}
  * finds it and is not counted twice. KEYS: the run's applied marker, replicas, then the hashes.
  * ARGV: member, seq, then per hash: its number of fields, its ttl in seconds (0: keep), and
  * field, increment pairs. A marker outlives its run by a week; replicas silent for an hour
- * leave the fleet's list.
+ * leave the fleet's list. Answers {applied (1) or already (0), the fleet's size}: every replica
+ * learns it once a second, whether or not it leases quota.
  */
 const APPLY_BATCH = `
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 3600000)
-if #KEYS == 2 then return 1 end
+local replicas = redis.call('ZCOUNT', KEYS[2], now - ${REPLICA_STALE_MS}, '+inf')
+if #KEYS == 2 then return {1, replicas} end
 local seq = tonumber(ARGV[2])
-if seq <= tonumber(redis.call('GET', KEYS[1]) or '0') then return 0 end
+if seq <= tonumber(redis.call('GET', KEYS[1]) or '0') then return {0, replicas} end
 redis.call('SET', KEYS[1], seq, 'EX', 7 * 86400)
 local i = 3
 for k = 3, #KEYS do
@@ -80,7 +82,7 @@ for k = 3, #KEYS do
   end
   if ttl > 0 then redis.call('EXPIRE', KEYS[k], ttl) end
 end
-return 1
+return {1, replicas}
 `;
 
 const GENERIC_CLOSE = /^(connection closed|Connection is closed\.)$/;
@@ -88,7 +90,7 @@ const GENERIC_CLOSE = /^(connection closed|Connection is closed\.)$/;
 interface Scripted extends Redis {
   leaseQuota(quota: string, replicas: string, limit: number, want: number, ttl: number): Promise<[number, number, number]>;
   takeRate(bucket: string, replicas: string, rate: number, burst: number, want: number): Promise<[number, number]>;
-  applyBatch(...args: (string | number)[]): Promise<number>;
+  applyBatch(...args: (string | number)[]): Promise<[number, number]>;
 }
 
 /** Increments of one hash, and how long it lives after them. */
@@ -114,7 +116,7 @@ export interface FleetStatus {
   /** when the current state began */
   since: string;
   lastError: string | null;
-  /** the fleet's size as Redis last told it (replicas that flushed in the last 10 s) */
+  /** the fleet's size as Redis last told it (replicas that flushed in the last 10 s), at least once a second */
   replicas: number;
 }
 
@@ -267,7 +269,8 @@ export class FleetStore {
       argv.push(h.fields.length, h.ttlSeconds);
       for (const [field, increment] of h.fields) argv.push(field, increment);
     }
-    await this.#call(() => this.#redis.applyBatch(keys.length, ...keys, ...argv));
+    const [, replicas] = await this.#call(() => this.#redis.applyBatch(keys.length, ...keys, ...argv));
+    this.replicas = replicas;
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,10 @@ import { Pool } from 'undici';
 import { ask, countBy, keyOf, load, redisUsageTotal, startFleet, today, type Answer } from '../helpers/fleet.ts';
 import { waitFor, type RunningDataplane } from '../helpers/dataplane.ts';
 
+async function fleetSize(dp: RunningDataplane): Promise<number> {
+  return ((await (await fetch(`${dp.adminUrl}/readyz`)).json()) as { accounting: { redis: { replicas: number } } }).accounting.redis.replicas;
+}
+
 async function redisState(dp: RunningDataplane): Promise<{ state: string; pending: number }> {
   const body = (await (await fetch(`${dp.adminUrl}/readyz`)).json()) as { accounting: { redis: { state: string }; pendingRecords: number } };
   return { state: body.accounting.redis.state, pending: body.accounting.pendingRecords };
@@ -30,7 +34,8 @@ t.test('a Redis paused past the command timeout: the replica decides alone meanw
 t.test('a burst is the fleet\'s: 30 requests at once over three replicas, burst 30, are all served', async (t) => {
   const fleet = await startFleet({ replicas: 3, bindings: { bursty: { rateLimit: { requestsPerSecond: 5, burst: 30 } } } });
   t.teardown(() => fleet.close());
-  await new Promise((r) => setTimeout(r, 1200)); // every replica has flushed once: the fleet knows its size
+  // Every replica flushes once a second, and learns the fleet's size from it (no quota to lease here).
+  await waitFor(async () => (await Promise.all(fleet.replicas.map(fleetSize))).every((n) => n === 3), 5000, () => 'the replicas never learnt the fleet has three of them');
   const pools = fleet.replicas.map((r) => new Pool(r.url, { connections: 10 }));
   const answers: Answer[] = await Promise.all(Array.from({ length: 30 }, (_, i) => ask(pools[i % 3] as Pool, keyOf('bursty'), i % 3)));
   t.equal(countBy(answers, 200), 30, 'the whole burst served, across the replicas');
