@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { startAgency } from '../helpers/agency.ts';
 import { startDataplane, waitFor, type RunningDataplane } from '../helpers/dataplane.ts';
-import { ask, keyOf, PATH } from '../helpers/fleet.ts';
-import { binding, keySecret, manifestDir, provider, route } from '../helpers/manifests.ts';
+import { ask, fleetManifests, keyOf } from '../helpers/fleet.ts';
 import { startRedis } from '../helpers/redis.ts';
 
 const PASSWORD = 'demo-only-redis-pw-7Hq2Lm';
@@ -17,12 +16,7 @@ const redis = await startRedis({ password: PASSWORD, unixSocket: true });
 t.teardown(() => redis.close());
 const agency = await startAgency();
 t.teardown(() => agency.close());
-const dir = manifestDir([
-  provider('agency', agency.url),
-  route('person', 'agency', `${PATH}{nationalId}`, { upstreamPath: '/echo/{nationalId}' }),
-  keySecret('c-keys', { k: keyOf('c') }),
-  binding('c', 'c', [{ namespace: 'gov', name: 'person' }], { quota: { requests: 5, period: 'Day' } }),
-]);
+const dir = fleetManifests(agency.url, { c: { quota: { requests: 5, period: 'Day' } } });
 
 async function accounting(dp: RunningDataplane): Promise<{ redis: { state: string; url: string; lastError: string | null }; pendingRecords: number }> {
   return ((await (await fetch(`${dp.adminUrl}/readyz`)).json()) as { accounting: never }).accounting;

@@ -7,17 +7,11 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { startAgency } from '../helpers/agency.ts';
 import { startDataplane } from '../helpers/dataplane.ts';
-import { ask, keyOf, PATH } from '../helpers/fleet.ts';
-import { binding, keySecret, manifestDir, provider, route } from '../helpers/manifests.ts';
+import { ask, fleetManifests, keyOf } from '../helpers/fleet.ts';
 
 const agency = await startAgency();
 t.teardown(() => agency.close());
-const dir = manifestDir([
-  provider('agency', agency.url),
-  route('person', 'agency', `${PATH}{nationalId}`, { upstreamPath: '/echo/{nationalId}' }),
-  keySecret('capped-keys', { k: keyOf('capped') }),
-  binding('capped', 'capped', [{ namespace: 'gov', name: 'person' }], { quota: { requests: 3, period: 'Day' } }),
-]);
+const dir = fleetManifests(agency.url, { capped: { quota: { requests: 3, period: 'Day' } } });
 
 async function serve(dp: Awaited<ReturnType<typeof startDataplane>>, n: number): Promise<number[]> {
   const pool = new Pool(dp.url);

@@ -3,19 +3,14 @@
 // malformed audit lines are reported by file and line and skipped; Redis figures that disagree
 // or are not numbers are said in the report.
 import t, { type Test } from 'tap';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { usageField, usageKey } from '../../api/accounting/index.ts';
 import { startRedis } from '../helpers/redis.ts';
-import { auditLines, closedPort, ENTRIES, expected, loadRedis, report, scratch, writeAuditFiles, type Run } from './report-fixture.ts';
+import { auditLines, bothSources, closedPort, ENTRIES, expected, loadRedis, report, type Run } from './report-fixture.ts';
 
-const redis = await startRedis();
-t.teardown(() => redis.close());
-await loadRedis(redis.url);
-const dir = scratch();
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const files = writeAuditFiles(dir);
+const { redis, dir, files } = await bothSources(t);
 const month = ['--month', '2026-11'];
 
 /** exit 2, one `gozargah report: ...` line first, nothing on stdout, no stack trace */

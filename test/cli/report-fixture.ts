@@ -3,7 +3,7 @@
 // (HINCRBY of the day and month hashes, SADD gozargah:buses), as the dataplane's flush does.
 // Expected figures are computed here from the entries, independently of cli/report.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,6 +13,8 @@ import { Redis } from 'ioredis';
 import { BUSES_KEY, outcomeOf, usageField, usageKey } from '../../api/accounting/index.ts';
 import { auditLine } from '../../dataplane/audit-log.ts';
 import type { Transaction } from '../../dataplane/metering.ts';
+import { startRedis, type RunningRedis } from '../helpers/redis.ts';
+import type { Test } from 'tap';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const NODE = join(ROOT, 'node_modules', '.bin', 'node');
@@ -90,6 +92,19 @@ export function auditLines(entries: readonly Entry[], options: { bus?: string; w
 }
 
 export const scratch = (): string => mkdtempSync(join(tmpdir(), 'gozargah-report-'));
+
+/**
+ * The data set in both forms for a test file: a real redis-server loaded with it, and the audit
+ * files in a scratch directory; both removed when the test ends.
+ */
+export async function bothSources(t: Test): Promise<{ redis: RunningRedis; dir: string; files: string[] }> {
+  const redis = await startRedis();
+  t.teardown(() => redis.close());
+  await loadRedis(redis.url);
+  const dir = scratch();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return { redis, dir, files: writeAuditFiles(dir) };
+}
 
 /** The data set as the dataplane leaves it: public.log (plain) and internal.log.gz (rotated, compressed). */
 export function writeAuditFiles(dir: string, entries: readonly Entry[] = ENTRIES): string[] {

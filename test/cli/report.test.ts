@@ -4,10 +4,9 @@
 // one under fixtures/report/golden (UPDATE_GOLDEN=1 rewrites them; read the diff before
 // committing). The figures are also checked against sums computed from the entries directly.
 import t, { type Test } from 'tap';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRedis } from '../helpers/redis.ts';
-import { BUSES, expected, loadRedis, report, ROOT, scratch, writeAuditFiles } from './report-fixture.ts';
+import { bothSources, BUSES, expected, report, ROOT } from './report-fixture.ts';
 
 const GOLDEN = join(ROOT, 'test/cli/fixtures/report/golden');
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
@@ -23,12 +22,7 @@ interface JsonReport {
   notes: string[];
 }
 
-const redis = await startRedis();
-t.teardown(() => redis.close());
-await loadRedis(redis.url);
-const dir = scratch();
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const files = writeAuditFiles(dir);
+const { redis, files } = await bothSources(t);
 
 function golden(t: Test, name: string, actual: string): void {
   const file = join(GOLDEN, name);

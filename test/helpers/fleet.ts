@@ -29,14 +29,22 @@ export interface FleetOptions {
 export const keyOf = (name: string): string => `${name}-key-0123456789abcdef`;
 export const PATH = '/registry/v1/persons/';
 
+/**
+ * One agency, one inquiry at PATH, and a client per binding (name -> spec additions, each with
+ * the key keyOf(name)), written where --manifests reads them; the directory.
+ */
+export function fleetManifests(agencyUrl: string, bindings: Record<string, Obj>): string {
+  const objects: Obj[] = [provider('agency', agencyUrl, { circuitBreaker: { consecutiveFailures: 1000 } }), route('person', 'agency', `${PATH}{nationalId}`, { upstreamPath: '/echo/{nationalId}' })];
+  for (const [name, spec] of Object.entries(bindings)) {
+    objects.push(keySecret(`${name}-keys`, { k: keyOf(name) }), binding(name, name, [{ namespace: 'gov', name: 'person' }], spec));
+  }
+  return manifestDir(objects);
+}
+
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const redis = await startRedis(options.redis);
   const agency = await startAgency();
-  const objects: Obj[] = [provider('agency', agency.url, { circuitBreaker: { consecutiveFailures: 1000 } }), route('person', 'agency', `${PATH}{nationalId}`, { upstreamPath: '/echo/{nationalId}' })];
-  for (const [name, spec] of Object.entries(options.bindings)) {
-    objects.push(keySecret(`${name}-keys`, { k: keyOf(name) }), binding(name, name, [{ namespace: 'gov', name: 'person' }], spec));
-  }
-  const dir = manifestDir(objects);
+  const dir = fleetManifests(agency.url, options.bindings);
   const argsOf = (i: number): string[] => ['--manifests', dir, '--redis', redis.url, '--replica', `replica-${i}`, ...(options.args ?? [])];
   const replicas = await Promise.all(Array.from({ length: options.replicas }, (_, i) => startDataplane(argsOf(i))));
   return {
