@@ -25,6 +25,12 @@ export interface DataplaneArgs {
   auditQueueBytes: number;
   /** while the audit sink cannot take records: serve (and count the loss) or refuse calls */
   auditUnavailable: 'serve' | 'refuse';
+  /** Ed25519 private key (PEM) that signs the audit checkpoints */
+  auditSigningKey: string | null;
+  /** key of the HMAC that records sensitive values as pseudonyms */
+  auditPseudonymKey: string | null;
+  /** on: hash chain, checkpoints and body hashes in the audit records; off: plain records */
+  auditEvidence: boolean;
   graceSeconds: number;
   /** the fleet's accounting store; null: this replica counts alone */
   redis: RedisTarget | null;
@@ -57,6 +63,20 @@ export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FI
                          while the audit sink is down or its queue nearly full: keep serving and
                          count the lost records (serve, the default), or answer 503
                          audit_unavailable and report not ready (refuse)
+  --audit-signing-key FILE
+                         sign an audit checkpoint every 10 s and at shutdown with this Ed25519
+                         key (PEM; openssl genpkey -algorithm ed25519); verify with
+                         gozargah audit verify --public-key
+  --audit-pseudonym-key FILE
+                         record sensitive path parameters and body fields (privacy.neverLog) as
+                         HMAC-SHA-256 pseudonyms under this key (at least 32 bytes), so
+                         gozargah audit search can find who asked for an ID; without it they are
+                         redacted
+  --audit-evidence on|off
+                         on (the default): every audit line is sealed into a hash chain, with
+                         checkpoints and the SHA-256 of each request and response body; off:
+                         plain lines that prove nothing (a pipeline that rewrites JSON breaks
+                         the chain anyway)
   --grace SECONDS        on SIGTERM, how long in-flight requests may take (default: 25)
   --redis URL            count quotas, rate limits and usage for the whole fleet in Redis
                          (redis://host:6379/0, rediss://..., unix:///path/redis.sock,
@@ -110,6 +130,9 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
         'audit-log': { type: 'string' },
         'audit-queue-bytes': { type: 'string', default: '16Mi' },
         'audit-unavailable': { type: 'string', default: 'serve' },
+        'audit-signing-key': { type: 'string' },
+        'audit-pseudonym-key': { type: 'string' },
+        'audit-evidence': { type: 'string', default: 'on' },
         grace: { type: 'string', default: '25' },
         redis: { type: 'string' },
         'redis-password-file': { type: 'string' },
@@ -131,6 +154,9 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.bus)) throw new ArgsError(`--bus must be a DNS label, got ${values.bus}`);
   const unavailable = values['audit-unavailable'];
   if (unavailable !== 'serve' && unavailable !== 'refuse') throw new ArgsError(`--audit-unavailable must be serve or refuse, got ${unavailable}`);
+  const evidence = values['audit-evidence'];
+  if (evidence !== 'on' && evidence !== 'off') throw new ArgsError(`--audit-evidence must be on or off, got ${evidence}`);
+  if (evidence === 'off' && values['audit-signing-key'] !== undefined) throw new ArgsError('--audit-signing-key signs the hash chain, which --audit-evidence=off turns off');
   const redisUnavailable = values['redis-unavailable'];
   if (redisUnavailable !== 'local' && redisUnavailable !== 'refuse') throw new ArgsError(`--redis-unavailable must be local or refuse, got ${redisUnavailable}`);
   const redis = redisFromFlags(values.redis ?? env[REDIS_URL_ENV], values['redis-password-file'] ?? null, env, (message) => new ArgsError(message));
@@ -152,6 +178,9 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     auditLog: values['audit-log'] ?? null,
     auditQueueBytes: bytes('--audit-queue-bytes', values['audit-queue-bytes']),
     auditUnavailable: unavailable,
+    auditSigningKey: values['audit-signing-key'] ?? null,
+    auditPseudonymKey: values['audit-pseudonym-key'] ?? null,
+    auditEvidence: evidence === 'on',
     graceSeconds: grace,
     redis,
     redisUnavailable,

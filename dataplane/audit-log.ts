@@ -3,8 +3,15 @@
 // stops the bus and never loses a record without counting it: while the sink is down the queue
 // holds what it can and retries; what does not fit, or cannot be written, is counted as dropped
 // by reason. The sink going down and coming back is logged once per transition.
+//
+// Every line is sealed into this run's hash chain as it enters the queue (audit-chain.ts), with
+// a checkpoint every CHECKPOINT_MS, as the last line of a file rotated on SIGHUP, and at
+// shutdown. A checkpoint, once in the file, is repeated in the process log: that copy is the
+// external record `gozargah audit verify --checkpoints` compares the file with.
+import type { CheckpointReason } from '../api/audit/index.ts';
 import type { Log } from './loader.ts';
 import type { Transaction } from './metering.ts';
+import type { AuditChain, Checkpoint } from './audit-chain.ts';
 import { AuditQueue, type DropReason } from './audit-queue.ts';
 import { auditSink, type AuditSink } from './audit-sink.ts';
 
@@ -17,6 +24,10 @@ const RETRY_MS = 1000;
 const CLOSING_RETRY_MS = 100;
 /** Above this share of the queue, strict mode refuses calls: room is left for those in flight. */
 const HIGH_WATER = 0.75;
+/** A checkpoint at least this often while records are added. */
+export const CHECKPOINT_MS = 10_000;
+/** The most the seal adds to a line: prev (74), chain (~32), seq (~24), hash (75). */
+const SEAL_MAX = 220;
 
 /** up: writes succeed; down: the last write or open failed, retrying; gone: the reader left for good. */
 export type SinkState = 'up' | 'down' | 'gone';
@@ -37,14 +48,23 @@ export interface AuditStatus {
   lastError: { code: string; message: string; at: string } | null;
 }
 
-/** One JSON line; built by hand in a fixed order (JSON.stringify of an object per request was a hot spot). */
-export function auditLine(t: Transaction, start: string, busField: string): string {
+/**
+ * A transaction's JSON object without its closing brace (the seal, or a brace, ends it); built
+ * by hand in a fixed order (JSON.stringify of an object per request was a hot spot).
+ */
+export function auditBody(t: Transaction, start: string, busField: string): string {
   const q = JSON.stringify;
   return (
     `{"requestId":${q(t.requestId)},${busField}"start":"${start}","durationMs":${Math.round(t.durationMs * 1000) / 1000},` +
     `"client":${q(t.client)},"binding":${q(t.binding)},"provider":${q(t.provider)},"route":${q(t.route)},"method":${q(t.method)},` +
-    `"status":${t.status},"code":${q(t.code)},"requestBytes":${t.requestBytes},"responseBytes":${t.responseBytes},"params":${t.params === null ? 'null' : q(t.params)}}`
+    `"status":${t.status},"code":${q(t.code)},"requestBytes":${t.requestBytes},"responseBytes":${t.responseBytes},"params":${t.params === null ? 'null' : q(t.params)},` +
+    `"fields":${t.fields === null ? 'null' : q(t.fields)},"requestHash":${t.requestHash === null ? 'null' : `"${t.requestHash}"`},"responseHash":${t.responseHash === null ? 'null' : `"${t.responseHash}"`}`
   );
+}
+
+/** A whole unsealed line (--audit-evidence=off, and tools that write records of their own). */
+export function auditLine(t: Transaction, start: string, busField: string): string {
+  return `${auditBody(t, start, busField)}}`;
 }
 
 export interface AuditLogOptions {
@@ -54,6 +74,10 @@ export interface AuditLogOptions {
   bus: string;
   maxQueueBytes: number;
   log: Log;
+  /** this run's hash chain; null with --audit-evidence=off (plain lines) */
+  chain: AuditChain | null;
+  /** a checkpoint has reached the file: its external copy, and the head kept for the next run */
+  checkpointed: (checkpoint: Checkpoint) => void;
 }
 
 export class AuditLog {
@@ -80,6 +104,19 @@ export class AuditLog {
   #settled: (() => void) | null = null;
   #isoMs = -1;
   #isoText = '';
+  #chain: AuditChain | null;
+  #checkpointed: (checkpoint: Checkpoint) => void;
+  /** checkpoints queued, with the line count at which each is in the file */
+  #awaiting: { at: number; checkpoint: Checkpoint }[] = [];
+  /**
+   * Where the chain's own lines (start, checkpoints) are in the queue, by line count: they are
+   * not transactions, and the written and dropped counts are of transactions, one per request.
+   */
+  #chainLines: number[] = [];
+  #chainLinesWritten = 0;
+  #checkpointTimer: NodeJS.Timeout | null = null;
+  /** a rotation (SIGHUP) is waiting for the lines before it to reach the old file */
+  #rotating = false;
 
   constructor(options: AuditLogOptions) {
     this.#queue = new AuditQueue(options.maxQueueBytes);
@@ -87,6 +124,14 @@ export class AuditLog {
     this.#log = options.log;
     this.#busField = `"bus":${JSON.stringify(options.bus)},`;
     this.#sink = auditSink(options.path);
+    this.#chain = options.chain;
+    this.#checkpointed = options.checkpointed;
+    if (this.#chain !== null) {
+      this.#queue.push(this.#chain.start(new Date().toISOString()));
+      this.#chainLines.push(this.#queue.pushed);
+      this.#checkpointTimer = setInterval(() => this.#checkpoint('interval'), CHECKPOINT_MS);
+      this.#checkpointTimer.unref();
+    }
     // Open now, so a missing directory is reported at start rather than at the first request.
     this.#busy = true;
     this.#sink.open(this.#opened);
@@ -99,7 +144,13 @@ export class AuditLog {
 
   write(t: Transaction): void {
     if (this.#state === 'gone' || this.#closed) return this.#queue.drop(this.#closed ? 'shutdown' : 'write_error');
-    if (!this.#queue.push(auditLine(t, this.#iso(t.start), this.#busField))) return this.#noteFull();
+    const body = auditBody(t, this.#iso(t.start), this.#busField);
+    // Sealed only once it is sure to be queued: a record that does not fit never takes a seq.
+    if (!this.#queue.fits(body.length + SEAL_MAX)) {
+      this.#queue.drop('queue_full');
+      return this.#noteFull();
+    }
+    this.#queue.push(this.#chain === null ? `${body}}` : this.#chain.transaction(body));
     if (this.#queue.pendingRecords >= FLUSH_RECORDS) this.#pump();
     else this.#timer ??= setTimeout(this.#tick, FLUSH_MS);
   }
@@ -116,6 +167,14 @@ export class AuditLog {
       this.#log({ level: 'info', msg: 'audit log is standard output: nothing to reopen', sink: this.#sink.name });
       return;
     }
+    // The old file ends with a checkpoint, and the lines after it wait for the new file, whose
+    // first line carries the hash before it: each file verifies on its own.
+    if (this.#chain !== null && this.#state !== 'gone') {
+      this.#checkpoint('rotate');
+      this.#queue.hold();
+      this.#chain.fileStart();
+      this.#rotating = true;
+    }
     this.#reopenWanted = true;
     if (this.#retry !== null) {
       clearTimeout(this.#retry);
@@ -124,15 +183,61 @@ export class AuditLog {
     this.#pump();
   }
 
+  /** Queues a checkpoint when there is room (an interval one only when records were added since the last). */
+  #checkpoint(reason: CheckpointReason): void {
+    const chain = this.#chain;
+    if (chain === null || this.#closed || this.#state === 'gone') return;
+    // A signature costs tens of microseconds: skip the checkpoint before signing when it cannot be queued.
+    if (!this.#queue.fits(1024)) {
+      this.#log({ level: 'warn', msg: 'audit checkpoint skipped: the audit queue is full', reason, chain: chain.id, seq: chain.seq });
+      return;
+    }
+    const checkpoint = chain.checkpoint(reason, this.#queue.droppedTotal, new Date().toISOString());
+    if (checkpoint === null) return;
+    this.#queue.push(checkpoint.line);
+    this.#chainLines.push(this.#queue.pushed);
+    this.#awaiting.push({ at: this.#queue.pushed, checkpoint });
+    this.#pump();
+  }
+
+  /** Checkpoints now in the file are handed on (logged, kept for the next run). */
+  #noteCheckpoints(): void {
+    while (this.#awaiting.length > 0 && (this.#awaiting[0] as { at: number }).at <= this.#queue.written) {
+      this.#checkpointed((this.#awaiting.shift() as { checkpoint: Checkpoint }).checkpoint);
+    }
+  }
+
+  /** Transactions written: lines written, less the chain's own. */
+  #transactionsWritten(): number {
+    while (this.#chainLines.length > 0 && (this.#chainLines[0] as number) <= this.#queue.written) {
+      this.#chainLines.shift();
+      this.#chainLinesWritten++;
+    }
+    return this.#queue.written - this.#chainLinesWritten;
+  }
+
+  /** Gives up on every queued line; returns the transactions lost (the chain's own lines are not counted as dropped records). */
+  #dropAll(reason: DropReason): number {
+    this.#transactionsWritten();
+    const lost = this.#queue.dropAll(reason);
+    const chainLost = this.#chainLines.length;
+    this.#queue.dropped[reason] -= chainLost;
+    this.#chainLines = [];
+    this.#awaiting = [];
+    return lost - chainLost;
+  }
+
   status(): AuditStatus {
+    const written = this.#transactionsWritten();
     return {
       sink: this.#sink.name,
       state: this.#state,
       available: this.available,
-      queuedRecords: this.#queue.queuedRecords,
+      // transactions: the chain's own lines still queued are not
+      queuedRecords: this.#queue.queuedRecords - this.#chainLines.length,
       queuedBytes: this.#queue.queuedBytes,
       maxQueueBytes: this.#queue.maxBytes,
-      writtenRecords: this.#queue.written,
+      writtenRecords: written,
       droppedRecords: { ...this.#queue.dropped },
       writingForMs: this.#writeStarted < 0 ? null : Math.round(performance.now() - this.#writeStarted),
       downSince: this.#downSince === null ? null : new Date(this.#downSince).toISOString(),
@@ -146,6 +251,8 @@ export class AuditLog {
    */
   close(ms: number): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    if (this.#checkpointTimer !== null) clearInterval(this.#checkpointTimer);
+    this.#checkpoint('shutdown');
     this.#closing = true;
     return new Promise((resolve) => {
       const finish = (): void => {
@@ -155,10 +262,10 @@ export class AuditLog {
         if (this.#timer !== null) clearTimeout(this.#timer);
         if (this.#retry !== null) clearTimeout(this.#retry);
         this.#timer = this.#retry = null;
-        const lost = this.#queue.dropAll('shutdown');
+        const lost = this.#dropAll('shutdown');
         if (!this.#busy) this.#sink.close();
         const dropped = this.#queue.droppedTotal;
-        if (dropped > 0) this.#log({ level: 'warn', msg: 'audit records were dropped', sink: this.#sink.name, lostAtShutdown: lost, written: this.#queue.written, dropped: this.#queue.dropped });
+        if (dropped > 0) this.#log({ level: 'warn', msg: 'audit records were dropped', sink: this.#sink.name, lostAtShutdown: lost, written: this.#transactionsWritten(), dropped: this.#queue.dropped });
         resolve();
       };
       const deadline = setTimeout(finish, ms);
@@ -206,8 +313,12 @@ export class AuditLog {
     if (this.#state === 'down' && this.#retry !== null) return; // the retry timer comes back here
     this.#due = false;
     const batch = this.#queue.next();
-    if (this.#reopenWanted && this.#queue.atLineStart) {
+    // A rotation waits until the old file has every line before it (unless the sink is down:
+    // then the reopen is how it may come back).
+    if (this.#reopenWanted && this.#queue.atLineStart && (!this.#rotating || batch === null || this.#state !== 'up')) {
       this.#reopenWanted = false;
+      this.#rotating = false;
+      this.#queue.release();
       this.#queue.trimWritten();
       this.#busy = true;
       this.#sink.reopen(this.#reopened);
@@ -247,6 +358,7 @@ export class AuditLog {
     if (err === null && bytes <= 0) err = Object.assign(new Error('the sink took no bytes'), { code: 'EIO' });
     if (err !== null) return this.#failed(err);
     const done = this.#queue.advance(bytes);
+    if (this.#awaiting.length > 0) this.#noteCheckpoints();
     if (this.#state === 'down') this.#up();
     if (this.#full && this.#queue.queuedBytes < this.#queue.maxBytes / 2) {
       this.#full = false;
@@ -303,7 +415,7 @@ export class AuditLog {
     if (this.#state !== 'gone') {
       this.#state = 'gone';
       this.#downSince ??= Date.now();
-      const lost = this.#queue.dropAll('write_error');
+      const lost = this.#dropAll('write_error');
       this.#log({ level: 'error', msg: 'audit sink gone for good (its reader has closed): every record from now on is dropped and counted', sink: this.#sink.name, code: err.code, lost });
     }
     this.#settle();

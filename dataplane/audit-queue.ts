@@ -24,9 +24,18 @@ export class AuditQueue {
   #batchBytes = 0;
   written = 0;
   dropped: Record<DropReason, number> = { queue_full: 0, write_error: 0, shutdown: 0 };
+  /** lines ever queued: the n-th line queued is written once `written` reaches n */
+  pushed = 0;
+  /** lines queued from this count on wait for release() (they belong in the next file) */
+  #holdFrom = Infinity;
 
   constructor(maxBytes: number) {
     this.maxBytes = maxBytes;
+  }
+
+  /** Whether a line of `length` characters would be queued now. */
+  fits(length: number): boolean {
+    return this.#pendingBytes + this.#batchBytes + length + 1 <= this.maxBytes;
   }
 
   /** Queues a line, or counts it dropped when the queue is at its bound. */
@@ -38,7 +47,17 @@ export class AuditQueue {
     }
     this.#lines.push(line);
     this.#pendingBytes += size;
+    this.pushed++;
     return true;
+  }
+
+  /** Lines queued from now on stay out of batches until release(): the file is about to be rotated. */
+  hold(): void {
+    this.#holdFrom = this.pushed;
+  }
+
+  release(): void {
+    this.#holdFrom = Infinity;
   }
 
   /** A record that never entered the queue (the sink is gone, or the log is closed). */
@@ -72,11 +91,21 @@ export class AuditQueue {
   /** The batch to write: the one begun (its remainder goes before anything else), else every pending line. */
   next(): Batch | null {
     if (this.#batch !== null) return this.#batch;
-    if (this.#lines.length === 0) return null;
-    this.#batch = { buffer: Buffer.from(`${this.#lines.join('\n')}\n`), records: this.#lines.length, offset: 0 };
-    this.#batchBytes = this.#pendingBytes;
-    this.#lines = [];
-    this.#pendingBytes = 0;
+    const allowed = Math.min(this.#lines.length, this.#holdFrom - (this.pushed - this.#lines.length));
+    if (allowed <= 0) return null;
+    if (allowed === this.#lines.length) {
+      this.#batch = { buffer: Buffer.from(`${this.#lines.join('\n')}\n`), records: this.#lines.length, offset: 0 };
+      this.#batchBytes = this.#pendingBytes;
+      this.#lines = [];
+      this.#pendingBytes = 0;
+      return this.#batch;
+    }
+    const taken = this.#lines.splice(0, allowed);
+    let size = 0;
+    for (const line of taken) size += line.length + 1;
+    this.#batch = { buffer: Buffer.from(`${taken.join('\n')}\n`), records: taken.length, offset: 0 };
+    this.#batchBytes = size;
+    this.#pendingBytes -= size;
     return this.#batch;
   }
 

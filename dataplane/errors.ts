@@ -53,8 +53,8 @@ export function problem(kind: ErrorKind, detail: string, headers: Record<string,
   return { kind, detail, headers, extra };
 }
 
-/** Writes an application/problem+json answer (RFC 9457). Returns the body size. */
-export function sendProblem(res: ServerResponse, p: Problem, requestId: string): number {
+/** Writes an application/problem+json answer (RFC 9457), its head unless one went out already. Returns the body sent. */
+export function sendProblem(res: ServerResponse, p: Problem, requestId: string): string {
   const body = JSON.stringify({
     type: `https://gozargah.io/problems/${p.kind.code}`,
     title: p.kind.title,
@@ -75,7 +75,7 @@ export function sendProblem(res: ServerResponse, p: Problem, requestId: string):
     if (p.headers !== null) for (const name in p.headers) res.setHeader(name, p.headers[name] as string);
   }
   res.end(body);
-  return length;
+  return body;
 }
 
 /** Not sent to anyone (the client left); recorded so every transaction is counted. */

@@ -10,7 +10,10 @@ import type { ClusterMode } from './config/cluster-mode.ts';
 import { ManifestsSource } from './config/manifests.ts';
 import { SnapshotFileSource } from './config/snapshot-file.ts';
 import type { ConfigSource } from './config/source.ts';
+import { AuditKeyError, pseudonymKeyId, readPseudonymKey, readSigningKey, type SigningKey } from '../api/audit/index.ts';
 import { Accounting } from './accounting.ts';
+import { AuditChain, type Checkpoint } from './audit-chain.ts';
+import { StateDir } from './state-dir.ts';
 import { Loader, type Log } from './loader.ts';
 import { Metering, type QuotaUse } from './metering.ts';
 import { Pipeline } from './pipeline.ts';
@@ -81,6 +84,48 @@ function quotaUse(pipeline: Pipeline | null, accounting: Accounting): QuotaUse[]
   return use;
 }
 
+interface AuditKeys {
+  signing: SigningKey | null;
+  pseudonym: Buffer | null;
+}
+
+/** The audit keys, read before anything starts: a key that cannot be used stops the start, naming the file. */
+function auditKeys(args: DataplaneArgs): AuditKeys {
+  try {
+    return {
+      signing: args.auditSigningKey === null ? null : readSigningKey(args.auditSigningKey),
+      pseudonym: args.auditPseudonymKey === null ? null : readPseudonymKey(args.auditPseudonymKey),
+    };
+  } catch (err) {
+    if (!(err instanceof AuditKeyError)) throw err;
+    process.stderr.write(`gozargah-dataplane: ${err.message}\n`);
+    process.exit(2);
+  }
+}
+
+/**
+ * This run's audit chain, naming the last checkpoint of the previous run when --state-dir kept
+ * it; and what happens to a checkpoint once it is in the audit file: its copy in the process
+ * log (the external record verify compares with) and the head kept for the next run.
+ */
+function auditChain(args: DataplaneArgs, keys: AuditKeys): { chain: AuditChain | null; checkpointed: (c: Checkpoint) => void } {
+  if (!args.auditEvidence) return { chain: null, checkpointed: () => {} };
+  const state = args.stateDir === null ? null : new StateDir(args.stateDir, log);
+  const chain = new AuditChain({
+    bus: args.bus,
+    replica: args.replica,
+    signingKey: keys.signing,
+    pseudonymKeyId: keys.pseudonym === null ? null : pseudonymKeyId(keys.pseudonym),
+    previous: state?.loadAuditHead(args.bus) ?? null,
+  });
+  log({ level: 'info', msg: 'audit chain started', chain: chain.id, signed: keys.signing !== null, keyId: chain.keyId, pseudonyms: keys.pseudonym !== null });
+  const checkpointed = (c: Checkpoint): void => {
+    log({ level: 'info', msg: 'audit checkpoint', chain: c.head.chain, seq: c.head.seq, reason: c.reason, line: c.line });
+    state?.saveAuditHead(args.bus, c.head, c.reason === 'shutdown');
+  };
+  return { chain, checkpointed };
+}
+
 function listen(server: Server, where: { host: string; port: number }): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -136,6 +181,7 @@ async function main(): Promise<void> {
   let draining = false;
   let pipeline: Pipeline | null = null;
   let loader: Loader | null = null;
+  const keys = auditKeys(args);
   const accounting = new Accounting({ bus: args.bus, replica: args.replica, redis: args.redis, redisUnavailable: args.redisUnavailable, stateDir: args.stateDir, log });
   accounting.start();
   const metering: Metering = new Metering({
@@ -150,13 +196,14 @@ async function main(): Promise<void> {
       quotas: quotaUse(pipeline, accounting),
     }),
     accounting,
+    ...auditChain(args, keys),
   });
   // SIGHUP (logrotate's postrotate, or a closed terminal) reopens the audit file; Node's default would end the process.
   process.on('SIGHUP', () => {
     log({ level: 'info', msg: 'SIGHUP: reopening the audit log' });
     metering.reopenAudit();
   });
-  pipeline = new Pipeline({ metering, accounting });
+  pipeline = new Pipeline({ metering, accounting, evidence: args.auditEvidence, pseudonymKey: keys.pseudonym });
   const cluster = await clusterMode(args);
   const loaded = pipeline;
   loader = new Loader(pipeline, metering, accounting, log, (generation, hash) => {

@@ -7,6 +7,7 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Accounting } from './accounting.ts';
+import type { AuditChain, Checkpoint } from './audit-chain.ts';
 import { AuditLog, type AuditStatus } from './audit-log.ts';
 import { DROP_REASONS } from './audit-queue.ts';
 import type { Log } from './loader.ts';
@@ -27,6 +28,12 @@ export interface Transaction {
   requestBytes: number;
   responseBytes: number;
   params: Record<string, string> | null;
+  /** body fields the route marks sensitive, as pseudonyms (only with a pseudonym key) */
+  fields: Record<string, string[]> | null;
+  /** SHA-256 (hex) of the request body as received; null when it was never read */
+  requestHash: string | null;
+  /** SHA-256 (hex) of the response body as the client received it */
+  responseHash: string | null;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -44,6 +51,10 @@ export interface MeteringOptions {
   gauges: () => { generation: number; openBreakers: Map<string, number>; quotas: QuotaUse[] };
   /** counts every transaction for the fleet (usage in Redis); null in tools that only meter */
   accounting: Accounting | null;
+  /** the audit hash chain; null with --audit-evidence=off */
+  chain: AuditChain | null;
+  /** a checkpoint reached the audit file */
+  checkpointed: (checkpoint: Checkpoint) => void;
 }
 
 export type AuditUnavailable = 'serve' | 'refuse';
@@ -130,7 +141,7 @@ export class Metering {
       },
       [generation, breakers, quotas, requests, rejections, auditWritten, auditDropped, auditQueued, auditUp, redisUp, redisDown, localDecisions, usagePending],
     );
-    this.#audit = new AuditLog({ path: options.auditLog, bus: options.bus, maxQueueBytes: options.auditQueueBytes, log: options.log });
+    this.#audit = new AuditLog({ path: options.auditLog, bus: options.bus, maxQueueBytes: options.auditQueueBytes, log: options.log, chain: options.chain, checkpointed: options.checkpointed });
     this.#accounting = options.accounting;
     this.#auditServe = options.auditUnavailable === 'serve';
   }

@@ -6,7 +6,8 @@
 // What a request holds is released in one place, `#finish`, which every transaction passes
 // exactly once: the agency slot, the breaker's trial, the pool, and the quota of a request the
 // agency never answered. So no path, however it ends, can leave an agency switched off.
-import { randomUUID } from 'node:crypto';
+import { createHash, hash, randomUUID, type Hash } from 'node:crypto';
+import { EMPTY_BODY_HASH, pseudonym } from '../api/audit/index.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate, checkIdentity, credentialsInQuery } from './auth.ts';
 import { hasBody, readBody } from './body.ts';
@@ -26,6 +27,10 @@ const isProblem = (value: unknown): value is Problem => typeof value === 'object
 
 /** Longest path-parameter value an audit record keeps; the rest is cut, so no client can grow the log at will. */
 const MAX_LOGGED_PARAM = 256;
+/** Most values a sensitive body field (items.*.id) adds to an audit record, for the same reason. */
+const MAX_FIELD_VALUES = 32;
+/** The request hash, to the client on every answer and to the agency with the call (X-Road's X-Road-Request-Hash is the precedent). */
+export const REQUEST_HASH_HEADER = 'x-gozargah-request-hash';
 
 interface Matched {
   route: RouteContext;
@@ -122,8 +127,12 @@ function quotaTaken(ex: Exchange, binding: BindingContext, wait: number, wall: n
   return null;
 }
 
-/** Step 5b: the body against the route's schema, compiled when the snapshot loaded. */
-function validateBody(route: RouteContext, body: Buffer | null): Problem | null {
+/**
+ * Step 5b: the body against the route's schema, compiled when the snapshot loaded. The body
+ * fields the route marks sensitive go to the audit record as pseudonyms, valid or not: a refused
+ * lookup of an ID is a lookup too.
+ */
+function validateBody(route: RouteContext, body: Buffer | null, tx: Transaction, pseudonymKey: Buffer | null): Problem | null {
   if (route.validate === null) return null;
   let document: unknown;
   if (body !== null) {
@@ -139,6 +148,7 @@ function validateBody(route: RouteContext, body: Buffer | null): Problem | null 
     }
   }
   if (document === undefined) return problem(Errors.requestInvalid, 'This inquiry needs a JSON body.', null, { errors: [{ path: '', message: 'missing body' }] });
+  if (pseudonymKey !== null && route.sensitiveFields.length > 0) tx.fields = sensitiveFields(route, document, pseudonymKey);
   if (route.validate(document)) return null;
   const errors = (route.validate.errors ?? []).map((e) => ({ path: e.instancePath || '/', message: e.message ?? e.keyword }));
   return problem(Errors.requestInvalid, `The body does not match the schema of ${route.id}.`, null, { errors });
@@ -167,12 +177,19 @@ function agencyProtection(ex: Exchange, route: RouteContext, mono: number): Prob
 export interface PipelineOptions {
   metering: Metering;
   accounting: Accounting;
+  /** hash request and response bodies into the audit record (--audit-evidence=on) */
+  evidence: boolean;
+  /** sensitive values are recorded as HMACs under this key (--audit-pseudonym-key), else redacted */
+  pseudonymKey: Buffer | null;
 }
 
 export class Pipeline {
   #runtime: Runtime | null = null;
   #metering: Metering;
   #accounting: Accounting;
+  #pseudonymKey: Buffer | null;
+  /** bodies are hashed for the audit record */
+  readonly evidence: boolean;
   #deadlines = new Deadlines();
   #draining = false;
   /** set when the grace period is over and connections are being closed */
@@ -185,6 +202,8 @@ export class Pipeline {
   constructor(options: PipelineOptions) {
     this.#metering = options.metering;
     this.#accounting = options.accounting;
+    this.evidence = options.evidence;
+    this.#pseudonymKey = options.pseudonymKey;
   }
 
   get runtime(): Runtime | null {
@@ -247,6 +266,10 @@ export class Pipeline {
         requestBytes: 0,
         responseBytes: 0,
         params: null,
+        fields: null,
+        // A request without a body is known to be empty before anything is read.
+        requestHash: this.evidence && !hasBody(req) ? EMPTY_BODY_HASH : null,
+        responseHash: null,
       },
       startMono,
       expectContinue,
@@ -276,7 +299,7 @@ export class Pipeline {
       if (isProblem(binding)) return this.#refuse(ex, binding);
       tx.client = binding.clientId;
       tx.binding = binding.id;
-      tx.params = loggableParams(route, params);
+      tx.params = loggableParams(route, params, this.#pseudonymKey);
       const identityProblem = checkIdentity(req, binding, Date.now());
       if (identityProblem !== null) return this.#refuse(ex, identityProblem);
       // 3. authorize
@@ -304,7 +327,8 @@ export class Pipeline {
         return this.#refuse(ex, problem(bodyErrors[body.kind], body.message));
       }
       tx.requestBytes = body.body?.length ?? 0;
-      const invalid = validateBody(route, body.body);
+      if (this.evidence && body.body !== null) tx.requestHash = hash('sha256', body.body);
+      const invalid = validateBody(route, body.body, tx, this.#pseudonymKey);
       if (invalid !== null) return this.#refuse(ex, invalid);
       // 6. the agency's protection: breaker, then calls in flight and per second
       const protectedBy = agencyProtection(ex, route, performance.now());
@@ -336,6 +360,7 @@ export class Pipeline {
       tx.requestBytes,
       route.dropFields.length > 0, // an encoded answer cannot be filtered: ask for it plain
     );
+    if (tx.requestHash !== null) headers.push(REQUEST_HASH_HEADER, tx.requestHash);
     const upstreamStart = performance.now();
     let answer: UpstreamAnswer | Problem;
     try {
@@ -367,7 +392,8 @@ export class Pipeline {
     // A 204 or 304 never has a body; a Content-Length on it only trips clients that hold it to one.
     const headers = downstreamHeaders(answer.headers, answer.status === 204 || answer.status === 304);
     headers['x-request-id'] = ex.tx.requestId;
-    return new Promise((resolve) => answer.body.pipeTo(new Relay(ex, answer, headers, this, resolve)));
+    if (ex.tx.requestHash !== null) headers[REQUEST_HASH_HEADER] = ex.tx.requestHash;
+    return new Promise((resolve) => answer.body.pipeTo(new Relay(ex, answer, headers, this, resolve, this.evidence ? createHash('sha256') : null)));
   }
 
   /** For Relay: the answer broke off; `started` says whether any of it reached the client. */
@@ -403,9 +429,11 @@ export class Pipeline {
     delete headers['content-encoding'];
     headers['content-length'] = String(filtered.length);
     headers['x-request-id'] = ex.tx.requestId;
+    if (ex.tx.requestHash !== null) headers[REQUEST_HASH_HEADER] = ex.tx.requestHash;
     ex.res.writeHead(answer.status, headers);
     ex.res.end(filtered);
     ex.tx.responseBytes = filtered.length;
+    if (this.evidence) ex.tx.responseHash = ex.tx.method === 'HEAD' ? EMPTY_BODY_HASH : hash('sha256', filtered);
     this.verdict(ex, answer.status);
     this.#finish(ex, answer.status, outcomeOf(answer.status));
   }
@@ -433,8 +461,15 @@ export class Pipeline {
   }
 
   #refuse(ex: Exchange, p: Problem): void {
-    if (ex.expectContinue) ex.res.setHeader('connection', 'close');
-    ex.tx.responseBytes = sendProblem(ex.res, p, ex.tx.requestId);
+    const { res, tx } = ex;
+    if (!res.headersSent) {
+      if (ex.expectContinue) res.setHeader('connection', 'close');
+      if (tx.requestHash !== null) res.setHeader(REQUEST_HASH_HEADER, tx.requestHash);
+    }
+    const body = sendProblem(res, p, tx.requestId);
+    tx.responseBytes = Buffer.byteLength(body);
+    // Node sends no body in answer to HEAD.
+    if (this.evidence) tx.responseHash = tx.method === 'HEAD' ? EMPTY_BODY_HASH : hash('sha256', body);
     this.#finish(ex, p.kind.status, p.kind.code);
   }
 
@@ -493,13 +528,16 @@ class Relay implements BodySink {
   #done: () => void;
   #started = false;
   #bytes = 0;
+  /** the response hash, over the bytes as they go to the client */
+  #hash: Hash | null;
 
-  constructor(ex: Exchange, answer: UpstreamAnswer, headers: Record<string, string | string[]>, pipeline: Pipeline, done: () => void) {
+  constructor(ex: Exchange, answer: UpstreamAnswer, headers: Record<string, string | string[]>, pipeline: Pipeline, done: () => void, bodyHash: Hash | null) {
     this.#ex = ex;
     this.#answer = answer;
     this.#headers = headers;
     this.#pipeline = pipeline;
     this.#done = done;
+    this.#hash = bodyHash;
   }
 
   #start(): void {
@@ -510,6 +548,7 @@ class Relay implements BodySink {
   data(chunk: Buffer): boolean {
     if (!this.#started) this.#start();
     this.#bytes += chunk.length;
+    this.#hash?.update(chunk);
     if (this.#ex.res.write(chunk)) return true;
     this.#ex.res.once('drain', () => this.#answer.body.resume());
     return false;
@@ -519,6 +558,7 @@ class Relay implements BodySink {
     if (!this.#started) this.#start();
     this.#ex.res.end();
     this.#ex.tx.responseBytes = this.#bytes;
+    if (this.#hash !== null) this.#ex.tx.responseHash = this.#hash.digest('hex');
     const status = this.#answer.status;
     this.#pipeline.verdict(this.#ex, status);
     this.#pipeline.end(this.#ex, status, outcomeOf(status));
@@ -529,6 +569,8 @@ class Relay implements BodySink {
     // undici holds a 204 or 304 to its Content-Length, which RFC 9110 (8.6) lets such an answer carry without a body.
     if (this.#bytes === 0 && bodiless(this.#answer.status, err)) return this.end();
     this.#ex.tx.responseBytes = this.#bytes;
+    // What reached the client before the cut, when anything did.
+    if (this.#hash !== null && this.#started) this.#ex.tx.responseHash = this.#hash.digest('hex');
     this.#pipeline.relayBroken(this.#ex, err, this.#started);
     this.#done();
   }
@@ -542,13 +584,53 @@ const outcomeOf = (status: number): string => (status >= 500 ? 'upstream_error' 
 /** The answer stalled: the route's deadline passed, or undici saw no byte for the per-try timeout. */
 const isTimeout = (err: Error): boolean => err instanceof DeadlineError || (err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT';
 
-/** Path parameters for the audit record, without those the route marks never-to-log, each cut to MAX_LOGGED_PARAM. */
-function loggableParams(route: RouteContext, params: readonly string[]): Record<string, string> | null {
+/**
+ * Path parameters for the audit record, each cut to MAX_LOGGED_PARAM; those the route marks
+ * never-to-log are pseudonyms (of the whole value) with a pseudonym key, else redacted.
+ */
+function loggableParams(route: RouteContext, params: readonly string[], pseudonymKey: Buffer | null): Record<string, string> | null {
   if (params.length === 0) return null;
   const out: Record<string, string> = {};
   for (let i = 0; i < params.length; i++) {
     const value = params[i] as string;
-    out[route.paramNames[i] as string] = route.loggableParams[i] !== true ? '[redacted]' : value.length > MAX_LOGGED_PARAM ? `${value.slice(0, MAX_LOGGED_PARAM)}…` : value;
+    out[route.paramNames[i] as string] =
+      route.loggableParams[i] !== true
+        ? pseudonymKey === null ? '[redacted]' : pseudonym(pseudonymKey, value)
+        : value.length > MAX_LOGGED_PARAM ? `${value.slice(0, MAX_LOGGED_PARAM)}…` : value;
   }
   return out;
+}
+
+/** The route's sensitive body fields found in the document, as pseudonyms; null when none is there. */
+function sensitiveFields(route: RouteContext, document: unknown, key: Buffer): Record<string, string[]> | null {
+  let out: Record<string, string[]> | null = null;
+  for (const field of route.sensitiveFields) {
+    const values: string[] = [];
+    collectValues(document, field.path, 0, values);
+    if (values.length === 0) continue;
+    out ??= {};
+    out[field.name] = values.map((v) => pseudonym(key, v));
+  }
+  return out;
+}
+
+/** The scalar values at a field path (`*` any child; a path through an array applies to each element), at most MAX_FIELD_VALUES. */
+function collectValues(value: unknown, path: readonly string[], i: number, out: string[]): void {
+  if (out.length >= MAX_FIELD_VALUES || value === null || value === undefined) return;
+  if (Array.isArray(value) && path[i] !== '*') {
+    for (const child of value) collectValues(child, path, i, out);
+    return;
+  }
+  if (i === path.length) {
+    if (typeof value === 'string') out.push(value);
+    else if (typeof value === 'number' || typeof value === 'boolean') out.push(JSON.stringify(value));
+    return;
+  }
+  if (typeof value !== 'object') return;
+  const key = path[i] as string;
+  if (key === '*') {
+    for (const child of Array.isArray(value) ? value : Object.values(value)) collectValues(child, path, i + 1, out);
+    return;
+  }
+  if (Object.hasOwn(value, key)) collectValues((value as Record<string, unknown>)[key], path, i + 1, out);
 }

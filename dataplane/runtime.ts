@@ -41,6 +41,8 @@ export interface RouteContext {
   /** parameter names the audit record may show, null = none of them */
   loggableParams: readonly boolean[];
   paramNames: readonly string[];
+  /** body fields in privacy.neverLog: recorded as pseudonyms with a pseudonym key, else not at all */
+  sensitiveFields: readonly { name: string; path: readonly string[] }[];
 }
 
 export interface BindingContext {
@@ -153,6 +155,7 @@ function routeContext(r: SnapshotRoute, provider: ProviderContext, validate: Val
     dropFields: compileFieldPaths(r.dropResponseFields),
     loggableParams: paramNames.map((n) => !neverLog.has(n)),
     paramNames,
+    sensitiveFields: r.neverLog.filter((n) => !paramNames.includes(n)).map((name) => ({ name, path: name.split('.') })),
   };
 }
 

@@ -1,11 +1,13 @@
 // What a replica keeps on disk across restarts (--state-dir): without Redis, the quota each
 // binding used this period, so a restart does not hand every client a fresh quota; with Redis,
 // a batch of counts that could not reach Redis at shutdown, sent when the replica next starts
-// (a batch counts once however often it is sent: fleet-store.ts). Files are written whole
-// (a temporary file renamed over), so a crash mid-write leaves the previous one.
+// (a batch counts once however often it is sent: fleet-store.ts); and the last audit
+// checkpoint written, which the next run's chain names (audit-chain.ts). Files are written
+// whole (a temporary file renamed over), so a crash mid-write leaves the previous one.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ChainHead } from './audit-chain.ts';
 import type { Batch } from './fleet-store.ts';
 import type { Log } from './loader.ts';
 
@@ -21,6 +23,7 @@ export class StateDir {
   readonly dir: string;
   #log: Log;
   #writing: Promise<void> | null = null;
+  #auditWrite: Promise<void> = Promise.resolve();
 
   constructor(dir: string, log: Log) {
     this.dir = dir;
@@ -119,7 +122,49 @@ export class StateDir {
     }
   }
 
+  /** The last checkpoint the previous run of this replica put in its audit file, if it is known. */
+  loadAuditHead(bus: string): ChainHead | null {
+    const file = join(this.dir, auditHeadFile(bus));
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#log({ level: 'warn', msg: 'last audit checkpoint unreadable; the new chain names no previous one', file, error: (err as Error).message });
+      return null;
+    }
+    try {
+      const h = JSON.parse(text) as Partial<ChainHead>;
+      if (typeof h.chain === 'string' && Number.isSafeInteger(h.seq) && typeof h.hash === 'string' && /^[0-9a-f]{64}$/.test(h.hash)) return { chain: h.chain, seq: h.seq as number, hash: h.hash };
+    } catch {
+      // reported below
+    }
+    this.#log({ level: 'warn', msg: 'last audit checkpoint is not a chain head; the new chain names no previous one', file });
+    return null;
+  }
+
+  /** Keeps the head for the next run: in the background, and at once when `now` (shutdown). */
+  saveAuditHead(bus: string, head: ChainHead, now: boolean): void {
+    const file = join(this.dir, auditHeadFile(bus));
+    const text = JSON.stringify(head);
+    if (now) {
+      try {
+        writeFileSync(`${file}.final.tmp`, text);
+        renameSync(`${file}.final.tmp`, file);
+      } catch (err) {
+        this.#log({ level: 'error', msg: 'last audit checkpoint not kept', file, error: (err as Error).message });
+      }
+      return;
+    }
+    // Written in order: a newer head waits for the write before it.
+    this.#auditWrite = this.#auditWrite
+      .then(() => writeFile(`${file}.tmp`, text))
+      .then(() => rename(`${file}.tmp`, file))
+      .catch((err: unknown) => this.#log({ level: 'error', msg: 'last audit checkpoint not kept', file, error: (err as Error).message }));
+  }
+
   #batchFile(batch: Batch): string {
     return join(this.dir, `${BATCH_PREFIX}${batch.run.replaceAll('/', '_')}-${batch.seq}.json`);
   }
 }
+
+const auditHeadFile = (bus: string): string => `audit-chain-${bus}.json`;

@@ -12,7 +12,7 @@ import { startRedis } from '../helpers/redis.ts';
 
 const tx = (client: string): Transaction => ({
   requestId: 'r', client, binding: `clients/${client}`, provider: 'gov/agency', route: 'gov/person', method: 'GET', status: 200, code: 'ok',
-  start: Date.now(), durationMs: 1, upstreamMs: 1, requestBytes: 0, responseBytes: 0, params: null,
+  start: Date.now(), durationMs: 1, upstreamMs: 1, requestBytes: 0, responseBytes: 0, params: null, fields: null, requestHash: null, responseHash: null,
 });
 
 t.test('5,000 distinct fields held through an outage arrive in bounded batches, each once', async (t) => {

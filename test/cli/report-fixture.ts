@@ -76,6 +76,9 @@ export function auditRecord(e: Entry, startMs: number, n: number, withBus = true
     requestBytes: 0,
     responseBytes: 321,
     params: route === '' ? null : { id: String(n) },
+    fields: null,
+    requestHash: null,
+    responseHash: null,
   } satisfies Transaction;
   return auditLine(tx, new Date(startMs).toISOString(), withBus ? `"bus":${JSON.stringify(bus)},` : '');
 }

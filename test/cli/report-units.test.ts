@@ -72,7 +72,7 @@ t.test('top lists: count descending, then name in code-point order; empty names 
 t.test('the audit parser reads what the dataplane writes, with and without the bus', async (t) => {
   const tx: Transaction = {
     requestId: 'r-1', client: 'bank/app', binding: 'bank/b', provider: 'civil/registry', route: 'civil/birth', method: 'GET', status: 200, code: 'ok',
-    start: Date.parse('2026-11-30T23:59:59.999Z'), durationMs: 3, upstreamMs: 2, requestBytes: 0, responseBytes: 10, params: { id: '1' },
+    start: Date.parse('2026-11-30T23:59:59.999Z'), durationMs: 3, upstreamMs: 2, requestBytes: 0, responseBytes: 10, params: { id: '1' }, fields: null, requestHash: null, responseHash: null,
   };
   const want = { day: '2026-11-30', provider: 'civil/registry', route: 'civil/birth', client: 'bank/app', code: 'ok' };
   t.same(parseAuditLine(auditLine(tx, new Date(tx.start).toISOString(), '"bus":"public",')), { bus: 'public', ...want });

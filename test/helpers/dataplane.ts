@@ -33,17 +33,22 @@ export async function startDataplane(args: string[], options: { env?: NodeJS.Pro
     process: child,
     auditPath,
     logs,
-    audit: () =>
-      existsSync(auditPath)
-        ? readFileSync(auditPath, 'utf8')
-            .split('\n')
-            .filter((l) => l.length > 0)
-            .map((l) => JSON.parse(l) as Record<string, unknown>)
-        : [],
+    // Transactions only: the chain-start and checkpoint records carry a `type` (see auditLines).
+    audit: () => auditRecords(auditPath).filter((r) => r['type'] === undefined),
     stop: started.stop,
   };
   await waitFor(async () => (await fetch(`${running.adminUrl}/readyz`)).status === 200, 20_000, () => `dataplane never became ready:\n${logs()}`);
   return running;
+}
+
+/** Every record of an audit file, transactions and chain records alike; none when it does not exist. */
+export function auditRecords(path: string): Record<string, unknown>[] {
+  return existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+    : [];
 }
 
 export interface NodeProcess {

@@ -81,7 +81,7 @@ t.test('quota periods are UTC days and months', async (t) => {
 
 const tx = (start: string, code = 'ok', client = 'c'): Transaction => ({
   requestId: 'r', client, binding: `clients/${client}`, provider: 'gov/agency', route: 'gov/person', method: 'GET', status: 200, code,
-  start: Date.parse(start), durationMs: 1, upstreamMs: 1, requestBytes: 0, responseBytes: 0, params: null,
+  start: Date.parse(start), durationMs: 1, upstreamMs: 1, requestBytes: 0, responseBytes: 0, params: null, fields: null, requestHash: null, responseHash: null,
 });
 
 t.test('usage counts on the UTC day and month each request started, and starts again from zero', async (t) => {
