@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps redis-tools lint typecheck crds crds-check test test-unit test-golden test-hostile test-accounting test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-memory clean
+.PHONY: help deps redis-tools lint typecheck crds crds-check test test-unit test-golden test-hostile test-accounting test-evidence test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-memory clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ test-hostile: $(DEPS) redis-tools ## the hostile suite: misbehaving clients, age
 test-accounting: $(DEPS) redis-tools ## the fleet's counts on real redis-server and dataplane processes: global quotas and rates, usage, Redis failures
 	$(TAP) $(call tests,accounting)
 
+test-evidence: $(DEPS) ## the audit evidence on real dataplane processes: hashes, pseudonyms, the chain across replicas, restarts and rotations, verify and search
+	$(TAP) $(call tests,evidence)
+
 cluster-build: ## build (once) and cache kube-apiserver, kubectl, etcd and helm from the Go module proxy
 	bash test/cluster/build.sh
 
@@ -64,9 +67,9 @@ test-integration: $(DEPS) cluster-build redis-tools ## tests against a real kube
 test-helm: $(DEPS) cluster-build ## the Helm chart: lint, golden templates, install/upgrade/uninstall on a real control plane (UPDATE_GOLDEN=1 rewrites)
 	$(TAP) $(call tests,helm)
 
-test: lint typecheck crds-check cluster-build redis-tools ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, hostile, accounting, integration, helm
+test: lint typecheck crds-check cluster-build redis-tools ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, hostile, accounting, evidence, integration, helm
 	@mkdir -p .tap
-	$(TAP) $(call tests,unit golden cli dataplane hostile accounting integration helm) | tee .tap/last-run.txt
+	$(TAP) $(call tests,unit golden cli dataplane hostile accounting evidence integration helm) | tee .tap/last-run.txt
 	@# One plain closing line for CI: assertions passed and failed, on a line of its own
 	@# (tap's reporter may leave a terminal escape without a newline).
 	@echo

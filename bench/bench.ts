@@ -36,6 +36,8 @@ function targets(bench: BenchResult | null, scale: ScaleResult | null): Target[]
     const r = bench.ratios;
     if (r['dataplane/nginx'] !== undefined) out.push({ what: 'dataplane >= 0.30x nginx req/s', value: r['dataplane/nginx'].toFixed(2), met: r['dataplane/nginx'] >= 0.3 });
     if (r['dataplane-redis/dataplane'] !== undefined) out.push({ what: 'dataplane + Redis >= 0.9x dataplane req/s', value: r['dataplane-redis/dataplane'].toFixed(2), met: r['dataplane-redis/dataplane'] >= 0.9 });
+    const evidence = r['dataplane-signed-audit/dataplane-plain-audit'];
+    if (evidence !== undefined) out.push({ what: 'audit with chain, signing, body hashes and pseudonyms >= 0.9x without req/s', value: evidence.toFixed(2), met: evidence >= 0.9 });
     if (r['dataplane/http-proxy'] !== undefined) out.push({ what: 'dataplane >= 1.8x http-proxy req/s', value: r['dataplane/http-proxy'].toFixed(2), met: r['dataplane/http-proxy'] >= 1.8 });
     const direct = bench.contenders.find((c) => c.name === 'direct')?.fixedRate;
     const dp = bench.contenders.find((c) => c.name === 'dataplane')?.fixedRate;

@@ -1,6 +1,7 @@
 // The processes a benchmark starts: the agency, and the four contenders in front of it. Each
 // contender starts on the proxy CPU and answers the URL (and API key) the load goes to.
 import type { ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { accepting, CPU, IMAGE_NODE_FLAGS, pinned, printed, stop } from './proce
 
 const ROOT = join(import.meta.dirname, '..');
 
-export const CONTENDERS = ['direct', 'nginx', 'http-proxy', 'dataplane', 'dataplane-redis'] as const;
+export const CONTENDERS = ['direct', 'nginx', 'http-proxy', 'dataplane', 'dataplane-redis', 'dataplane-plain-audit', 'dataplane-signed-audit'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
 export const LABELS: Record<ContenderName, string> = {
@@ -23,6 +24,8 @@ export const LABELS: Record<ContenderName, string> = {
   'http-proxy': 'http-proxy 1.18, keep-alive agent',
   dataplane: 'gozargah dataplane, whole pipeline, 1 worker',
   'dataplane-redis': 'gozargah dataplane + Redis (fleet quotas, rate, usage)',
+  'dataplane-plain-audit': 'gozargah dataplane, audit without evidence (--audit-evidence=off), sensitive route',
+  'dataplane-signed-audit': 'gozargah dataplane, hash chain + signed checkpoints + body hashes + pseudonyms, sensitive route',
 };
 
 export const PATH = '/registry/v1/persons/0012345678';
@@ -67,11 +70,14 @@ export function snapshotFile(objects: Record<string, unknown>[]): string {
   return file;
 }
 
-/** One provider, one route, one client whose limits are set never to reject: they run, they do not refuse. */
-export function pipelineObjects(agencyUrl: string): Record<string, unknown>[] {
+/**
+ * One provider, one route, one client whose limits are set never to reject: they run, they do
+ * not refuse. `sensitive`: the national ID in the path is personal data (a pseudonym or redacted).
+ */
+export function pipelineObjects(agencyUrl: string, sensitive = false): Record<string, unknown>[] {
   return [
     provider('agency', agencyUrl),
-    route('person', 'agency', '/registry/v1/persons/{nationalId}'),
+    route('person', 'agency', '/registry/v1/persons/{nationalId}', sensitive ? { privacy: { sensitive: true } } : {}),
     keySecret('bench-keys', { k: KEY }),
     binding('bench', 'bench', [{ namespace: 'gov', name: 'person' }], {
       rateLimit: { requestsPerSecond: 1_000_000, burst: 1_000_000 },
@@ -115,5 +121,21 @@ export async function startContender(name: ContenderName, agency: Running): Prom
       const dp = await startDataplane(snapshotFile(pipelineObjects(target)), KEY, PATH, [], ['--redis', redis.url]);
       return { ...dp, stop: async () => (await dp.stop(), await redis.close()) };
     }
+    case 'dataplane-plain-audit':
+      return startDataplane(snapshotFile(pipelineObjects(target, true)), KEY, PATH, [], ['--audit-evidence', 'off']);
+    case 'dataplane-signed-audit': {
+      const keys = auditKeys();
+      return startDataplane(snapshotFile(pipelineObjects(target, true)), KEY, PATH, [], ['--audit-signing-key', keys.signing, '--audit-pseudonym-key', keys.pseudonym]);
+    }
   }
+}
+
+/** A fresh Ed25519 signing key and pseudonym key, for the benchmark only. */
+function auditKeys(): { signing: string; pseudonym: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'gozargah-bench-keys-'));
+  const signing = join(dir, 'audit-signing.pem');
+  const pseudonym = join(dir, 'audit-pseudonym.key');
+  writeFileSync(signing, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(pseudonym, randomBytes(32).toString('hex'));
+  return { signing, pseudonym };
 }

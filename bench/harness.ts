@@ -86,21 +86,22 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   return { generator: o.generator, agency: o.agency, connections: o.connections, seconds: o.seconds, runs: o.runs, rate: o.rate, rateConnections: o.rateConnections, contenders, ratios: ratios(contenders) };
 }
 
-/** dataplane / other: the median over rounds of each round's ratio. */
+/**
+ * What a feature costs, as a variant of the dataplane against its base: counting for the fleet
+ * (Redis), and the audit evidence (chain, signatures, body hashes, pseudonyms) against plain records.
+ */
+const VARIANTS: Partial<Record<ContenderName, ContenderName>> = { 'dataplane-redis': 'dataplane', 'dataplane-signed-audit': 'dataplane-plain-audit' };
+
+/** The median over rounds of each round's ratio: dataplane / each other contender, and each variant / its base. */
 function ratios(contenders: readonly ContenderResult[]): Record<string, number> {
   const out: Record<string, number> = {};
+  const ratio = (a: ContenderResult, b: ContenderResult): number => Math.round(median(a.runs.map((rps, i) => rps / (b.runs[i] as number)), (x) => x) * 100) / 100;
   const dp = contenders.find((c) => c.name === 'dataplane');
-  if (dp === undefined) return out;
-  for (const other of contenders) {
-    if (other === dp) continue;
-    if (other.name === 'dataplane-redis') {
-      // what counting for the fleet costs: Redis's dataplane against the plain one
-      const perRound = other.runs.map((rps, i) => rps / (dp.runs[i] as number));
-      out['dataplane-redis/dataplane'] = Math.round(median(perRound, (x) => x) * 100) / 100;
-      continue;
-    }
-    const perRound = dp.runs.map((rps, i) => rps / (other.runs[i] as number));
-    out[`dataplane/${other.name}`] = Math.round(median(perRound, (x) => x) * 100) / 100;
+  for (const c of contenders) {
+    const baseName = VARIANTS[c.name];
+    const base = contenders.find((b) => b.name === baseName);
+    if (base !== undefined) out[`${c.name}/${base.name}`] = ratio(c, base);
+    else if (dp !== undefined && c !== dp && baseName === undefined && !c.name.startsWith('dataplane')) out[`dataplane/${c.name}`] = ratio(dp, c);
   }
   return out;
 }

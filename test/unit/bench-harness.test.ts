@@ -1,4 +1,4 @@
-// The benchmark harness keeps working: a one-second run of direct, http-proxy and the dataplane (alone and with Redis)
+// The benchmark harness keeps working: a one-second run of direct, http-proxy and the dataplane (alone, with Redis, with and without audit evidence)
 // with autocannon (no nginx or wrk needed), checked for the shape of its result. It asserts
 // nothing about speed: timing belongs to `make bench`, not to `make test`.
 import t from 'tap';
@@ -11,7 +11,7 @@ import { ROOT } from '../helpers/dataplane.ts';
 
 t.test('a short run measures each contender and the ratios', async (t2) => {
   const r = await runBench({
-    contenders: ['direct', 'http-proxy', 'dataplane', 'dataplane-redis'],
+    contenders: ['direct', 'http-proxy', 'dataplane', 'dataplane-redis', 'dataplane-plain-audit', 'dataplane-signed-audit'],
     generator: 'autocannon',
     agency: 'node',
     connections: 4,
@@ -24,7 +24,7 @@ t.test('a short run measures each contender and the ratios', async (t2) => {
   });
   t2.same(
     r.contenders.map((c) => c.name),
-    ['direct', 'http-proxy', 'dataplane', 'dataplane-redis'],
+    ['direct', 'http-proxy', 'dataplane', 'dataplane-redis', 'dataplane-plain-audit', 'dataplane-signed-audit'],
   );
   for (const c of r.contenders) {
     t2.ok(c.saturation.requests > 0, `${c.name}: requests were answered`);
@@ -37,6 +37,7 @@ t.test('a short run measures each contender and the ratios', async (t2) => {
   t2.type(r.ratios['dataplane/http-proxy'], 'number');
   t2.type(r.ratios['dataplane/direct'], 'number');
   t2.type(r.ratios['dataplane-redis/dataplane'], 'number');
+  t2.type(r.ratios['dataplane-signed-audit/dataplane-plain-audit'], 'number');
   const table = benchTable(r);
   t2.match(table, /\| gozargah dataplane, whole pipeline, 1 worker \| [\d,]+ \|/);
   t2.match(table, /dataplane\/http-proxy req\/s: \d+\.\d\d/);
