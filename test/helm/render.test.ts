@@ -137,7 +137,7 @@ t.test('one Deployment, Service and PodDisruptionBudget per bus; an HPA where as
   t2.ok(find(objs, 'HorizontalPodAutoscaler', 'gozargah-dataplane-public'));
   t2.notOk(find(objs, 'HorizontalPodAutoscaler', 'gozargah-dataplane-internal'));
   const args: string[] = internal['spec']['template']['spec']['containers'][0]['args'];
-  t2.match(args.join(' '), /^dataplane\/main\.ts --namespace \$\(POD_NAMESPACE\) --bus internal --replica \$\(POD_NAME\) --listen 0\.0\.0\.0:8080 --admin-listen 0\.0\.0\.0:9090 --grace 25 --audit-unavailable serve --audit-queue-bytes 16Mi --redis-unavailable local --cache-dir \/var\/cache\/gozargah --tls-cert \/etc\/gozargah\/tls\/tls\.crt --tls-key \/etc\/gozargah\/tls\/tls\.key --client-ca \/etc\/gozargah\/client-ca\/ca\.crt$/);
+  t2.match(args.join(' '), /^dataplane\/main\.ts --namespace \$\(POD_NAMESPACE\) --bus internal --replica \$\(POD_NAME\) --listen 0\.0\.0\.0:8080 --admin-listen 0\.0\.0\.0:9090 --grace 25 --audit-unavailable serve --audit-queue-bytes 16Mi --audit-evidence on --audit-signing-key \/etc\/gozargah\/audit-signing\/audit-signing\.pem --audit-pseudonym-key \/etc\/gozargah\/audit-pseudonym\/audit-pseudonym\.key --redis-unavailable local --cache-dir \/var\/cache\/gozargah --tls-cert \/etc\/gozargah\/tls\/tls\.crt --tls-key \/etc\/gozargah\/tls\/tls\.key --client-ca \/etc\/gozargah\/client-ca\/ca\.crt$/);
   t2.equal(internal['spec']['template']['spec']['terminationGracePeriodSeconds'], 35, 'above preStop sleep + drain');
   const svc = find(objs, 'Service', 'gozargah-dataplane-public') as Obj;
   t2.equal(svc['spec']['type'], 'LoadBalancer');
@@ -368,6 +368,35 @@ t.test('neither redis.url nor redis.enabled: no Redis anywhere, per-replica limi
     'no Redis alert',
   );
   t2.ok(alertsOf(objs).includes('GozargahQuotaNearlyExhausted'), 'the other alerts are there');
+});
+
+t.test('the audit keys: each flag names a file in a read-only volume of its Secret, that key only; none without a Secret', async (t2) => {
+  const flagFile = (args: string[], flag: string): string | undefined => args[args.indexOf(flag) + 1];
+  for (const deploy of docs(rendered.production).filter((o) => o['kind'] === 'Deployment' && o['metadata']['labels']['app.kubernetes.io/component'] === 'dataplane')) {
+    const pod = deploy['spec']['template']['spec'];
+    const container = pod['containers'][0];
+    const args = container['args'] as string[];
+    for (const [flag, volume, secret, key] of [
+      ['--audit-signing-key', 'audit-signing', 'gozargah-audit-signing', 'audit-signing.pem'],
+      ['--audit-pseudonym-key', 'audit-pseudonym', 'gozargah-audit-pseudonym', 'audit-pseudonym.key'],
+    ] as const) {
+      const mount = (container['volumeMounts'] as Obj[]).find((m) => m['name'] === volume);
+      t2.equal(flagFile(args, flag), `${mount?.['mountPath']}/${key}`, `${deploy['metadata']['name']}: ${flag} is the file of the mounted Secret`);
+      t2.equal(mount?.['readOnly'], true);
+      const source = (pod['volumes'] as Obj[]).find((v) => v['name'] === volume)?.['secret'] as Obj | undefined;
+      t2.strictSame([source?.['secretName'], source?.['items']], [secret, [{ key, path: key }]], `${volume}: its Secret, that key only`);
+      // YAML 1.2 (the test's parser) reads 0440 as decimal; Kubernetes reads it as octal, as written.
+      t2.match(rendered.production, `secret: { secretName: ${secret}, defaultMode: 0440,`, `${volume}: not readable by others`);
+    }
+    t2.equal(flagFile(args, '--audit-evidence'), 'on');
+  }
+  for (const deploy of docs(rendered.default).filter((o) => o['kind'] === 'Deployment')) {
+    t2.notMatch(argsOf(deploy), /--audit-(signing|pseudonym)-key/, `${deploy['metadata']['name']}: no key flag without a Secret`);
+    t2.notMatch(JSON.stringify(deploy['spec']['template']['spec']['volumes']), /audit-/, 'and no volume');
+  }
+  const off = await run(['template', ...RELEASE, '--set-json', 'dataplane.audit.evidence=false']);
+  t2.not(off.code, 0, 'evidence: off written unquoted (a YAML boolean) is refused');
+  t2.match(off.stderr, /evidence/, 'naming the value');
 });
 
 t.test('every pod is hardened', async (t2) => {
