@@ -31,6 +31,8 @@ export interface DataplaneArgs {
   auditPseudonymKey: string | null;
   /** on: hash chain, checkpoints and body hashes in the audit records; off: plain records */
   auditEvidence: boolean;
+  /** a checkpoint at least this often while records are added */
+  auditCheckpointMs: number;
   graceSeconds: number;
   /** the fleet's accounting store; null: this replica counts alone */
   redis: RedisTarget | null;
@@ -77,6 +79,9 @@ export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FI
                          checkpoints and the SHA-256 of each request and response body; off:
                          plain lines that prove nothing (a pipeline that rewrites JSON breaks
                          the chain anyway)
+  --audit-checkpoint-seconds N
+                         a checkpoint at least every N seconds while records are added (1 to 10;
+                         default: 10)
   --grace SECONDS        on SIGTERM, how long in-flight requests may take (default: 25)
   --redis URL            count quotas, rate limits and usage for the whole fleet in Redis
                          (redis://host:6379/0, rediss://..., unix:///path/redis.sock,
@@ -133,6 +138,7 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
         'audit-signing-key': { type: 'string' },
         'audit-pseudonym-key': { type: 'string' },
         'audit-evidence': { type: 'string', default: 'on' },
+        'audit-checkpoint-seconds': { type: 'string', default: '10' },
         grace: { type: 'string', default: '25' },
         redis: { type: 'string' },
         'redis-password-file': { type: 'string' },
@@ -157,6 +163,8 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
   const evidence = values['audit-evidence'];
   if (evidence !== 'on' && evidence !== 'off') throw new ArgsError(`--audit-evidence must be on or off, got ${evidence}`);
   if (evidence === 'off' && values['audit-signing-key'] !== undefined) throw new ArgsError('--audit-signing-key signs the hash chain, which --audit-evidence=off turns off');
+  const checkpointSeconds = Number(values['audit-checkpoint-seconds']);
+  if (!Number.isInteger(checkpointSeconds) || checkpointSeconds < 1 || checkpointSeconds > 10) throw new ArgsError(`--audit-checkpoint-seconds must be a whole number from 1 to 10, got ${values['audit-checkpoint-seconds']}`);
   const redisUnavailable = values['redis-unavailable'];
   if (redisUnavailable !== 'local' && redisUnavailable !== 'refuse') throw new ArgsError(`--redis-unavailable must be local or refuse, got ${redisUnavailable}`);
   const redis = redisFromFlags(values.redis ?? env[REDIS_URL_ENV], values['redis-password-file'] ?? null, env, (message) => new ArgsError(message));
@@ -181,6 +189,7 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     auditSigningKey: values['audit-signing-key'] ?? null,
     auditPseudonymKey: values['audit-pseudonym-key'] ?? null,
     auditEvidence: evidence === 'on',
+    auditCheckpointMs: checkpointSeconds * 1000,
     graceSeconds: grace,
     redis,
     redisUnavailable,

@@ -5,7 +5,7 @@
 // by reason. The sink going down and coming back is logged once per transition.
 //
 // Every line is sealed into this run's hash chain as it enters the queue (audit-chain.ts), with
-// a checkpoint every CHECKPOINT_MS, as the last line of a file rotated on SIGHUP, and at
+// a checkpoint every few seconds (--audit-checkpoint-seconds), as the last line of a file rotated on SIGHUP, and at
 // shutdown. A checkpoint, once in the file, is repeated in the process log: that copy is the
 // external record `gozargah audit verify --checkpoints` compares the file with.
 import type { CheckpointReason } from '../api/audit/index.ts';
@@ -24,8 +24,6 @@ const RETRY_MS = 1000;
 const CLOSING_RETRY_MS = 100;
 /** Above this share of the queue, strict mode refuses calls: room is left for those in flight. */
 const HIGH_WATER = 0.75;
-/** A checkpoint at least this often while records are added. */
-export const CHECKPOINT_MS = 10_000;
 /** The most the seal adds to a line: prev (74), chain (~32), seq (~24), hash (75). */
 const SEAL_MAX = 220;
 
@@ -76,6 +74,8 @@ export interface AuditLogOptions {
   log: Log;
   /** this run's hash chain; null with --audit-evidence=off (plain lines) */
   chain: AuditChain | null;
+  /** a checkpoint at least this often while records are added */
+  checkpointMs: number;
   /** a checkpoint has reached the file: its external copy, and the head kept for the next run */
   checkpointed: (checkpoint: Checkpoint) => void;
 }
@@ -129,7 +129,7 @@ export class AuditLog {
     if (this.#chain !== null) {
       this.#queue.push(this.#chain.start(new Date().toISOString()));
       this.#chainLines.push(this.#queue.pushed);
-      this.#checkpointTimer = setInterval(() => this.#checkpoint('interval'), CHECKPOINT_MS);
+      this.#checkpointTimer = setInterval(() => this.#checkpoint('interval'), options.checkpointMs);
       this.#checkpointTimer.unref();
     }
     // Open now, so a missing directory is reported at start rather than at the first request.

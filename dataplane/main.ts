@@ -197,6 +197,7 @@ async function main(): Promise<void> {
     }),
     accounting,
     ...auditChain(args, keys),
+    checkpointMs: args.auditCheckpointMs,
   });
   // SIGHUP (logrotate's postrotate, or a closed terminal) reopens the audit file; Node's default would end the process.
   process.on('SIGHUP', () => {

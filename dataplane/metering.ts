@@ -53,6 +53,8 @@ export interface MeteringOptions {
   accounting: Accounting | null;
   /** the audit hash chain; null with --audit-evidence=off */
   chain: AuditChain | null;
+  /** a checkpoint at least this often while records are added */
+  checkpointMs: number;
   /** a checkpoint reached the audit file */
   checkpointed: (checkpoint: Checkpoint) => void;
 }
@@ -141,7 +143,7 @@ export class Metering {
       },
       [generation, breakers, quotas, requests, rejections, auditWritten, auditDropped, auditQueued, auditUp, redisUp, redisDown, localDecisions, usagePending],
     );
-    this.#audit = new AuditLog({ path: options.auditLog, bus: options.bus, maxQueueBytes: options.auditQueueBytes, log: options.log, chain: options.chain, checkpointed: options.checkpointed });
+    this.#audit = new AuditLog({ path: options.auditLog, bus: options.bus, maxQueueBytes: options.auditQueueBytes, log: options.log, chain: options.chain, checkpointMs: options.checkpointMs, checkpointed: options.checkpointed });
     this.#accounting = options.accounting;
     this.#auditServe = options.auditUnavailable === 'serve';
   }

@@ -313,7 +313,7 @@ function passesOlderCrd(o: Obj): boolean {
 
 const auditDir = mkdtempSync(join(tmpdir(), 'gozargah-fuzz-'));
 const accounting = new Accounting({ bus: 'default', replica: 'fuzz', redis: null, redisUnavailable: 'local', stateDir: null, log: () => {} });
-const metering = new Metering({ bus: 'default', auditLog: join(auditDir, 'audit.jsonl'), auditQueueBytes: 1 << 20, auditUnavailable: 'serve', log: () => {}, gauges: () => ({ generation: 0, openBreakers: new Map(), quotas: [] }), accounting, chain: null, checkpointed: () => {} });
+const metering = new Metering({ bus: 'default', auditLog: join(auditDir, 'audit.jsonl'), auditQueueBytes: 1 << 20, auditUnavailable: 'serve', log: () => {}, gauges: () => ({ generation: 0, openBreakers: new Map(), quotas: [] }), accounting, chain: null, checkpointMs: 10_000, checkpointed: () => {} });
 const pipeline = new Pipeline({ metering, accounting, evidence: true, pseudonymKey: null });
 const refusals: string[] = [];
 const loader = new Loader(pipeline, metering, accounting, (r) => {

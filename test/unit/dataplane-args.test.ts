@@ -18,6 +18,14 @@ t.test('audit flags: queue bound in bytes (Ki, Mi) and what to do while the sink
   t2.equal(parseDataplaneArgs(['--manifests', 'd', '--audit-queue-bytes', '1048576']).auditQueueBytes, 1 << 20, 'a plain byte count');
 });
 
+t.test('audit evidence flags: on with a checkpoint every 10 s by default, the key files as given', async (t2) => {
+  const defaults = parseDataplaneArgs(['--manifests', 'd']);
+  t2.same([defaults.auditEvidence, defaults.auditCheckpointMs, defaults.auditSigningKey, defaults.auditPseudonymKey], [true, 10_000, null, null]);
+  const set = parseDataplaneArgs(['--manifests', 'd', '--audit-signing-key', '/k/s.pem', '--audit-pseudonym-key', '/k/p', '--audit-checkpoint-seconds', '1']);
+  t2.same([set.auditSigningKey, set.auditPseudonymKey, set.auditCheckpointMs], ['/k/s.pem', '/k/p', 1000]);
+  t2.equal(parseDataplaneArgs(['--manifests', 'd', '--audit-evidence', 'off']).auditEvidence, false);
+});
+
 const refused: [string[], RegExp][] = [
   [[], /exactly one of --manifests DIR, --snapshot FILE or --namespace NS/],
   [['--manifests', 'd', '--namespace', 'ns'], /exactly one of/],
@@ -30,6 +38,10 @@ const refused: [string[], RegExp][] = [
   [['--manifests', 'd', '--audit-queue-bytes', '1Ki'], /--audit-queue-bytes must be a byte count from 16Ki to 1024Mi/],
   [['--manifests', 'd', '--audit-queue-bytes', '2Gi'], /--audit-queue-bytes must be a byte count/],
   [['--manifests', 'd', '--audit-queue-bytes', '16MB'], /--audit-queue-bytes must be a byte count/],
+  [['--manifests', 'd', '--audit-evidence', 'yes'], /--audit-evidence must be on or off, got yes/],
+  [['--manifests', 'd', '--audit-evidence', 'off', '--audit-signing-key', '/k'], /--audit-signing-key signs the hash chain, which --audit-evidence=off turns off/],
+  [['--manifests', 'd', '--audit-checkpoint-seconds', '60'], /--audit-checkpoint-seconds must be a whole number from 1 to 10, got 60/],
+  [['--manifests', 'd', '--audit-checkpoint-seconds', '0.5'], /--audit-checkpoint-seconds must be a whole number/],
 ];
 for (const [argv, message] of refused) {
   t.test(`refuses ${argv.join(' ') || 'no source'}`, async (t2) => {
