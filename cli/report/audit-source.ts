@@ -1,7 +1,9 @@
 // Usage rows from the dataplane's audit records (dataplane/audit-log.ts, one JSON line per
 // transaction), streamed line by line: files of any size, rotated ones compressed (.gz), `-` for
 // standard input. A transaction counts on the UTC day of its `start`, as the dataplane counts it
-// in Redis. A line that cannot be read is reported and skipped, never fatal.
+// in Redis. A line that cannot be read is reported and skipped, never fatal. The audit chain's
+// own records (chain start, checkpoints: docs/decisions/0002-audit-evidence.md) carry a `type`,
+// which transactions never do: they are skipped without a word.
 //
 // Records carry the bus they were served on (`bus`); older ones do not. Those are counted, under
 // --bus when given (the file is taken to be that bus's log), and the report says how many.
@@ -28,8 +30,8 @@ export interface AuditRecord {
   code: string;
 }
 
-/** The record on a line, or why it cannot be counted. */
-export function parseAuditLine(line: string): AuditRecord | string {
+/** The record on a line, null for a record that is not a transaction, or why it cannot be counted. */
+export function parseAuditLine(line: string): AuditRecord | string | null {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -38,6 +40,7 @@ export function parseAuditLine(line: string): AuditRecord | string {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
   const o = value as { [key: string]: unknown };
+  if (o['type'] !== undefined) return null;
   const start = o['start'];
   if (typeof start !== 'string') return 'no "start" time';
   const ms = Date.parse(start);
@@ -78,6 +81,7 @@ export async function readAudit(files: readonly string[], req: SourceRequest, si
         n++;
         if (line.trim() === '') continue;
         const r = parseAuditLine(line);
+        if (r === null) continue;
         if (typeof r === 'string') {
           malformed++;
           if (malformed <= SHOWN_WARNINGS) req.warn(`warning: ${name}:${n}: ${r}`);
