@@ -3,10 +3,12 @@
 //   gozargah validate -f PATH...            table of every object and its conditions
 //   gozargah compile  -f PATH... [-o json|yaml]   the snapshots and statuses
 //   gozargah report   --redis URL | --audit FILE...  the bus's figures for a month or range of days
+//   gozargah audit    verify FILE...                 the audit records' evidence (cli/audit/)
 import { parseArgs } from 'node:util';
 import type * as Yaml from 'yaml';
 import type * as Compiler from '../compiler/index.ts';
 import type { StatusEntry } from '../compiler/index.ts';
+import { audit } from './audit/command.ts';
 import { readManifestFiles } from './files.ts';
 import { report } from './report/command.ts';
 import { ReportFailure, ReportUsageError } from './report/errors.ts';
@@ -22,6 +24,9 @@ const USAGE = `Usage:
                                                 transactions, outcomes and top providers, services and
                                                 clients of a period (UTC days, --to inclusive), from the
                                                 fleet's Redis or the dataplane's audit records
+  gozargah audit    verify FILE... [--public-key FILE]... [--checkpoints FILE]... [--allow-open]
+                                                check the audit records' hash chain and signatures
+                                                (gozargah audit --help for more)
 PATH is a YAML/JSON file or a directory (read recursively). Secrets may use data or stringData.
 report: --redis defaults to $GOZARGAH_REDIS_URL, the password to $GOZARGAH_REDIS_PASSWORD; audit
 FILE may be .gz or - (standard input); without --bus every bus is reported together; --top 10.
@@ -130,6 +135,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     if (command === 'report') return await report(rest);
+    if (command === 'audit') return await audit(rest);
     [compiler, yaml] = await Promise.all([import('../compiler/index.ts'), import('yaml')]);
     const { values } = parseArgs({
       args: rest,
