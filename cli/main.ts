@@ -3,7 +3,7 @@
 //   gozargah validate -f PATH...            table of every object and its conditions
 //   gozargah compile  -f PATH... [-o json|yaml]   the snapshots and statuses
 //   gozargah report   --redis URL | --audit FILE...  the bus's figures for a month or range of days
-//   gozargah audit    verify FILE...                 the audit records' evidence (cli/audit/)
+//   gozargah audit    verify | search               the audit records' evidence (cli/audit/)
 import { parseArgs } from 'node:util';
 import type * as Yaml from 'yaml';
 import type * as Compiler from '../compiler/index.ts';
@@ -25,7 +25,9 @@ const USAGE = `Usage:
                                                 clients of a period (UTC days, --to inclusive), from the
                                                 fleet's Redis or the dataplane's audit records
   gozargah audit    verify FILE... [--public-key FILE]... [--checkpoints FILE]... [--allow-open]
-                                                check the audit records' hash chain and signatures
+                    search --param NAME=VALUE --pseudonym-key FILE... [--from DAY] [--to DAY] FILE...
+                                                check the audit records' hash chain and signatures; find
+                                                the transactions that carried one person's ID
                                                 (gozargah audit --help for more)
 PATH is a YAML/JSON file or a directory (read recursively). Secrets may use data or stringData.
 report: --redis defaults to $GOZARGAH_REDIS_URL, the password to $GOZARGAH_REDIS_PASSWORD; audit
