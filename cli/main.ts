@@ -3,7 +3,7 @@
 //   gozargah validate -f PATH...            table of every object and its conditions
 //   gozargah compile  -f PATH... [-o json|yaml]   the snapshots and statuses
 //   gozargah report   --redis URL | --audit FILE...  the bus's figures for a month or range of days
-//   gozargah audit    verify | search               the audit records' evidence (cli/audit/)
+//   gozargah audit    verify | search | public-key    the audit records' evidence (cli/audit/)
 import { parseArgs } from 'node:util';
 import type * as Yaml from 'yaml';
 import type * as Compiler from '../compiler/index.ts';
@@ -26,9 +26,10 @@ const USAGE = `Usage:
                                                 fleet's Redis or the dataplane's audit records
   gozargah audit    verify FILE... [--public-key FILE]... [--checkpoints FILE]... [--allow-open]
                     search --param NAME=VALUE --pseudonym-key FILE... [--from DAY] [--to DAY] FILE...
+                    public-key --signing-key FILE
                                                 check the audit records' hash chain and signatures; find
-                                                the transactions that carried one person's ID
-                                                (gozargah audit --help for more)
+                                                the transactions that carried one person's ID; print the
+                                                key that verifies them (gozargah audit --help for more)
 PATH is a YAML/JSON file or a directory (read recursively). Secrets may use data or stringData.
 report: --redis defaults to $GOZARGAH_REDIS_URL, the password to $GOZARGAH_REDIS_PASSWORD; audit
 FILE may be .gz or - (standard input); without --bus every bus is reported together; --top 10.

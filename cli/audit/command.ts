@@ -1,18 +1,23 @@
-// `gozargah audit`: verify the audit files' evidence, and search them for one person's lookups.
-// Errors become exit 2 here, with the usage after a usage error, so cli/main.ts only dispatches.
+// `gozargah audit`: verify the audit files' evidence, search them for one person's lookups, and
+// print the public key that verifies them. Errors become exit 2 here, with the usage after a
+// usage error, so cli/main.ts only dispatches.
 import { AuditFailure, AuditUsageError } from './errors.ts';
 import { processIo, type AuditIo } from './io.ts';
+import { PUBLIC_KEY_USAGE, publicKeyCommand } from './public-key-command.ts';
 import { SEARCH_USAGE, searchCommand } from './search-command.ts';
 import { VERIFY_USAGE, verifyCommand } from './verify-command.ts';
 
 export const AUDIT_USAGE = `Usage:
 ${VERIFY_USAGE}
 
-${SEARCH_USAGE}`;
+${SEARCH_USAGE}
+
+${PUBLIC_KEY_USAGE}`;
 
 const COMMANDS: Record<string, { run: (argv: string[], io: AuditIo) => number | Promise<number>; usage: string }> = {
   verify: { run: verifyCommand, usage: VERIFY_USAGE },
   search: { run: searchCommand, usage: SEARCH_USAGE },
+  'public-key': { run: publicKeyCommand, usage: PUBLIC_KEY_USAGE },
 };
 
 const isHelp = (arg: string | undefined): boolean => arg === 'help' || arg === '--help' || arg === '-h';
@@ -25,7 +30,7 @@ export async function audit(argv: string[], io: AuditIo = processIo): Promise<nu
   }
   const command = COMMANDS[name];
   if (command === undefined) {
-    io.stderr(`gozargah audit: unknown command ${JSON.stringify(name)}: verify or search\n${AUDIT_USAGE}\n`);
+    io.stderr(`gozargah audit: unknown command ${JSON.stringify(name)}: verify, search or public-key\n${AUDIT_USAGE}\n`);
     return 2;
   }
   if (rest.some((a) => a === '--help' || a === '-h')) {

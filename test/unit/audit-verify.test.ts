@@ -3,7 +3,7 @@
 // each kind of tampering fails with a message that names it, the file, line, chain and seq.
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seal } from '../../api/audit/index.ts';
@@ -384,6 +384,18 @@ t.test('the CLI: exit 0, 1 naming the finding, 2 on usage or an unreadable file'
   t.equal(badKey.status, 2);
   t.match(badKey.stderr, /is not a key in PEM/);
 
+  const audit = (...args: string[]) => spawnSync(NODE, ['cli/main.ts', 'audit', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const published = audit('public-key', '--signing-key', keys.signingKeyFile);
+  t.equal(published.status, 0, published.stderr);
+  t.equal(published.stdout, readFileSync(keys.publicKeyFile, 'utf8'), 'public-key prints the SPKI PEM');
+  t.equal(published.stderr, `key id ${keys.signingKey.keyId}\n`);
+  writeFileSync(join(dir, 'published.pem'), published.stdout);
+  t.equal(run(good, '--public-key', join(dir, 'published.pem')).status, 0, 'and verify takes it');
+  t.equal(audit('public-key', '--signing-key', keys.publicKeyFile).status, 2, 'a public key is not a signing key');
+  const help = audit('--help');
+  t.equal(help.status, 0);
+  t.match(help.stdout, /gozargah audit verify FILE\.\.\..*gozargah audit search --param NAME=VALUE.*gozargah audit public-key --signing-key FILE/s);
+  t.equal(audit('frobnicate').status, 2);
 });
 
 t.test('throughput (a figure, not an assertion)', async (t) => {
