@@ -91,10 +91,15 @@ export function verifyCheckpoint(key: KeyObject, message: string, signature: str
 /** Shortest pseudonym key accepted: HMAC-SHA-256's block is 64 bytes, its output 32. */
 export const MIN_PSEUDONYM_KEY_BYTES = 32;
 
-/** The pseudonym key: the file's bytes, without a trailing newline (`openssl rand -hex 32 > FILE` works). */
+/**
+ * The pseudonym key: the file's bytes; a text key (`openssl rand -hex 32 > FILE`) without its
+ * trailing newline. A binary key (`openssl rand 32 > FILE`) is taken whole: its last byte may be
+ * a newline's.
+ */
 export function readPseudonymKey(file: string): Buffer {
   let key = readKeyFile(file, 'audit pseudonym key');
-  while (key.length > 0 && (key[key.length - 1] === 0x0a || key[key.length - 1] === 0x0d)) key = key.subarray(0, key.length - 1);
+  const text = key.every((b) => (b >= 0x20 && b < 0x7f) || b === 0x0a || b === 0x0d);
+  if (text) while (key.length > 0 && (key[key.length - 1] === 0x0a || key[key.length - 1] === 0x0d)) key = key.subarray(0, key.length - 1);
   if (key.length < MIN_PSEUDONYM_KEY_BYTES) throw new AuditKeyError(`the audit pseudonym key ${file} has ${key.length} bytes; it needs at least ${MIN_PSEUDONYM_KEY_BYTES} (make one with: openssl rand -hex 32 > ${file})`);
   return key;
 }

@@ -67,7 +67,8 @@ export function readSeal(line: string): Seal | string {
   const seqAt = line.lastIndexOf(',"seq":', end);
   if (seqAt < 0) return 'no "seq" before "hash"';
   const seqText = line.slice(seqAt + 7, end);
-  if (!/^[1-9]\d{0,15}$/.test(seqText)) return '"seq" is not a positive integer';
+  // at most 15 digits: every such number is exact in a double
+  if (!/^[1-9]\d{0,14}$/.test(seqText)) return '"seq" is not a positive integer';
   const chainAt = line.lastIndexOf(',"chain":"', seqAt);
   if (chainAt < 0 || line[seqAt - 1] !== '"') return 'no "chain" before "seq"';
   const chain = line.slice(chainAt + 10, seqAt - 1);
@@ -90,7 +91,8 @@ export function newChainId(randomHex: string, startMs: number): string {
  * What a checkpoint's Ed25519 signature covers. Everything a verifier needs to trust the chain
  * up to the checkpoint: the record before it (`coversHash`, which chains every earlier record),
  * where and when, why (so an interval checkpoint cannot pass for the last one of a file), and
- * the counts of records written and lost so far.
+ * the counts of records written and lost so far. `seq` is the checkpoint's own; the record it
+ * covers is seq - 1 (a verifier checks that `covers.seq` says so).
  */
 export function checkpointMessage(c: { bus: string; chain: string; seq: number; coversHash: string; time: string; reason: CheckpointReason; records: number; dropped: number }): string {
   return `gozargah-audit-checkpoint/v1\n${c.bus}\n${c.chain}\n${c.seq}\n${c.coversHash}\n${c.time}\n${c.reason}\n${c.records}\n${c.dropped}\n`;
