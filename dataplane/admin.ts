@@ -12,8 +12,20 @@ import type { Metering } from './metering.ts';
 import type { Pipeline } from './pipeline.ts';
 import type { Loader } from './loader.ts';
 
+/** What /config says of the audit evidence: enough for a verifier to know which key to expect. */
+export interface AuditEvidenceView {
+  evidence: boolean;
+  chain: string | null;
+  keyId: string | null;
+  /** the signing key's public half (PEM), for `gozargah audit verify --public-key` */
+  publicKey: string | null;
+  /** sensitive values are recorded as pseudonyms (else redacted) */
+  pseudonyms: boolean;
+}
+
 export interface AdminDeps {
   bus: string;
+  audit: AuditEvidenceView;
   pipeline: Pipeline;
   loader: Loader;
   metering: Metering;
@@ -50,11 +62,12 @@ function configView(deps: AdminDeps): unknown {
   const runtime = deps.pipeline.runtime;
   const accounting = deps.accounting.status();
   const counts = { mode: accounting.mode, redis: accounting.redis?.url ?? null, redisUnavailable: accounting.redis?.unavailable ?? null, stateDir: accounting.stateDir };
-  if (runtime === null) return { bus: deps.bus, loaded: false, lastError: deps.loader.lastError, accounting: counts };
+  if (runtime === null) return { bus: deps.bus, loaded: false, lastError: deps.loader.lastError, accounting: counts, audit: deps.audit };
   const s = runtime.snapshot;
   return {
     bus: deps.bus,
     accounting: counts,
+    audit: deps.audit,
     loaded: true,
     generation: runtime.generation,
     hash: s.hash,

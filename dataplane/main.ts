@@ -10,7 +10,7 @@ import type { ClusterMode } from './config/cluster-mode.ts';
 import { ManifestsSource } from './config/manifests.ts';
 import { SnapshotFileSource } from './config/snapshot-file.ts';
 import type { ConfigSource } from './config/source.ts';
-import { AuditKeyError, pseudonymKeyId, readPseudonymKey, readSigningKey, type SigningKey } from '../api/audit/index.ts';
+import { AuditKeyError, publicKeyPem, pseudonymKeyId, readPseudonymKey, readSigningKey, type SigningKey } from '../api/audit/index.ts';
 import { Accounting } from './accounting.ts';
 import { AuditChain, type Checkpoint } from './audit-chain.ts';
 import { StateDir } from './state-dir.ts';
@@ -184,6 +184,7 @@ async function main(): Promise<void> {
   const keys = auditKeys(args);
   const accounting = new Accounting({ bus: args.bus, replica: args.replica, redis: args.redis, redisUnavailable: args.redisUnavailable, stateDir: args.stateDir, log });
   accounting.start();
+  const evidence = auditChain(args, keys);
   const metering: Metering = new Metering({
     bus: args.bus,
     auditLog: args.auditLog,
@@ -196,7 +197,7 @@ async function main(): Promise<void> {
       quotas: quotaUse(pipeline, accounting),
     }),
     accounting,
-    ...auditChain(args, keys),
+    ...evidence,
     checkpointMs: args.auditCheckpointMs,
   });
   // SIGHUP (logrotate's postrotate, or a closed terminal) reopens the audit file; Node's default would end the process.
@@ -217,7 +218,14 @@ async function main(): Promise<void> {
 
   const traffic = trafficServer(args, pipeline);
   const connections = openConnections(traffic);
-  const admin = createAdminServer({ bus: args.bus, pipeline, loader, metering, accounting, draining: () => draining });
+  const audit = {
+    evidence: args.auditEvidence,
+    chain: evidence.chain?.id ?? null,
+    keyId: keys.signing?.keyId ?? null,
+    publicKey: keys.signing === null ? null : publicKeyPem(keys.signing.publicKey),
+    pseudonyms: keys.pseudonym !== null,
+  };
+  const admin = createAdminServer({ bus: args.bus, audit, pipeline, loader, metering, accounting, draining: () => draining });
   const served = pipeline;
   const [trafficAddress, adminAddress] = await Promise.all([listen(traffic, args.listen), listen(admin, args.adminListen)]);
   log({ level: 'info', msg: 'listening', bus: args.bus, listen: `${trafficAddress.address}:${trafficAddress.port}`, admin: `${adminAddress.address}:${adminAddress.port}`, tls: args.tlsCert !== null });

@@ -94,6 +94,7 @@ async function stop(dp: RunningDataplane, signal: NodeJS.Signals = 'SIGTERM'): P
 // Replica a: rotated twice, stopped; restarted and killed after an interval checkpoint; restarted and stopped.
 const stateA = join(work, 'state-a');
 const a1 = await replica(stateA);
+const a1Config = (await (await fetch(`${a1.adminUrl}/config`)).json()) as { audit: Record<string, unknown> };
 await traffic(a1, 20);
 await rotate(a1, '1');
 await traffic(a1, 20);
@@ -155,6 +156,14 @@ t.test('the files of two replicas, with rotations, a restart and a kill, verify'
   t2.ok(readFileSync(a1rot2, 'utf8').split('\n')[0]?.includes('"prev":"'), 'a rotated file begins with the hash before it');
   const alone = verify([a1rot2]);
   t2.equal(alone.code, 0, `a rotated file verifies on its own: ${alone.stdout}${alone.stderr}`);
+});
+
+t.test('/config publishes the public key, its id and the chain, never the private key', async (t2) => {
+  t2.equal(a1Config.audit['publicKey'], readFileSync(publicKeyFile, 'utf8'), 'the PEM verifiers pass to --public-key');
+  t2.match(readFileSync(a1rot1, 'utf8').split('\n')[0], `"keyId":"${String(a1Config.audit['keyId'])}"`, 'the key id the chain start names');
+  t2.match(readFileSync(a1rot1, 'utf8').split('\n')[0], `"chain":"${String(a1Config.audit['chain'])}"`);
+  t2.same([a1Config.audit['evidence'], a1Config.audit['pseudonyms']], [true, true]);
+  t2.notMatch(JSON.stringify(a1Config), /PRIVATE KEY/);
 });
 
 t.test('edited: a status changed in a rotated file', async (t2) => {
