@@ -26,6 +26,8 @@ const CLOSING_RETRY_MS = 100;
 const HIGH_WATER = 0.75;
 /** The most the seal adds to a line: prev (74), chain (~32), seq (~24), hash (75). */
 const SEAL_MAX = 220;
+/** Room a transaction leaves in the queue, so a rotation or shutdown checkpoint always fits. */
+const CHECKPOINT_ROOM = 4096;
 
 /** up: writes succeed; down: the last write or open failed, retrying; gone: the reader left for good. */
 export type SinkState = 'up' | 'down' | 'gone';
@@ -117,6 +119,8 @@ export class AuditLog {
   #checkpointTimer: NodeJS.Timeout | null = null;
   /** a rotation (SIGHUP) is waiting for the lines before it to reach the old file */
   #rotating = false;
+  /** the shutdown checkpoint is queued: it is the chain's last line, nothing is sealed after it */
+  #sealed = false;
 
   constructor(options: AuditLogOptions) {
     this.#queue = new AuditQueue(options.maxQueueBytes);
@@ -143,10 +147,10 @@ export class AuditLog {
   }
 
   write(t: Transaction): void {
-    if (this.#state === 'gone' || this.#closed) return this.#queue.drop(this.#closed ? 'shutdown' : 'write_error');
+    if (this.#state === 'gone' || this.#closed || this.#sealed) return this.#queue.drop(this.#state === 'gone' ? 'write_error' : 'shutdown');
     const body = auditBody(t, this.#iso(t.start), this.#busField);
     // Sealed only once it is sure to be queued: a record that does not fit never takes a seq.
-    if (!this.#queue.fits(body.length + SEAL_MAX)) {
+    if (!this.#queue.fits(body.length + SEAL_MAX + CHECKPOINT_ROOM)) {
       this.#queue.drop('queue_full');
       return this.#noteFull();
     }
@@ -163,6 +167,11 @@ export class AuditLog {
   /** SIGHUP: close the file and open the path again (logrotate's rename or a deletion); retry at once when down. */
   reopen(): void {
     if (this.#closed) return;
+    if (this.#closing) {
+      // The file is about to end with the shutdown checkpoint; the next start opens the path afresh.
+      this.#log({ level: 'info', msg: 'audit log not reopened: shutting down', sink: this.#sink.name });
+      return;
+    }
     if (!this.#sink.reopens) {
       this.#log({ level: 'info', msg: 'audit log is standard output: nothing to reopen', sink: this.#sink.name });
       return;
@@ -252,7 +261,6 @@ export class AuditLog {
   close(ms: number): Promise<void> {
     if (this.#closed) return Promise.resolve();
     if (this.#checkpointTimer !== null) clearInterval(this.#checkpointTimer);
-    this.#checkpoint('shutdown');
     this.#closing = true;
     return new Promise((resolve) => {
       const finish = (): void => {
@@ -427,9 +435,20 @@ export class AuditLog {
     this.#log({ level: 'warn', msg: 'audit queue full: records are dropped and counted until the sink catches up', sink: this.#sink.name, state: this.#state, maxQueueBytes: this.#queue.maxBytes });
   }
 
-  /** close() is done once nothing is queued and no I/O is in progress (or the sink is gone). */
+  /**
+   * close() is done once nothing is queued and no I/O is in progress (or the sink is gone). The
+   * shutdown checkpoint is queued only then, after every record: a transaction recorded late in
+   * the shutdown still goes before it, and none can follow it.
+   */
   #settle(): void {
     if (this.#settled === null || this.#busy) return;
-    if (this.#queue.queuedRecords === 0 || this.#state === 'gone') this.#settled();
+    if (this.#state === 'gone') return this.#settled();
+    if (this.#queue.queuedRecords > 0) return;
+    if (this.#chain !== null && !this.#sealed && this.#state === 'up') {
+      this.#sealed = true;
+      this.#checkpoint('shutdown');
+      if (this.#queue.queuedRecords > 0) return; // written by the pump, which settles again
+    }
+    this.#settled();
   }
 }

@@ -2,7 +2,7 @@
 // asynchronous and reports failure through its callback, never by throwing or by an 'error'
 // event nobody listens to: a full disk, a missing directory or a reader that went away are the
 // audit log's to count (audit-log.ts), not the process's to die of.
-import { close, constants, fstat, fstatSync, ftruncate, open, write } from 'node:fs';
+import { close, constants, fstat, fstatSync, ftruncate, open, read, write } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 export type Done = (err: NodeJS.ErrnoException | null) => void;
@@ -64,9 +64,11 @@ class FdSink implements AuditSink {
 
   open(done: Done): void {
     if (this.#fd !== null || this.#path === null) return done(null);
-    open(this.#path, FILE_FLAGS, 0o666, (err, fd) => {
-      if (err === null) this.#fd = fd;
-      done(err);
+    const path = this.#path;
+    open(path, FILE_FLAGS, 0o666, (err, fd) => {
+      if (err !== null) return done(err);
+      this.#fd = fd;
+      endLine(path, fd, done);
     });
   }
 
@@ -103,6 +105,27 @@ class FdSink implements AuditSink {
     if (this.#path !== null && this.#fd !== null) close(this.#fd, () => {});
     this.#fd = null;
   }
+}
+
+/**
+ * A file left ending in half a line (a crash mid-write) gets a newline first: the next line then
+ * starts a line of its own, so only the half line is damaged, not the record written after it
+ * (the next run's chain start). Only a regular file is read; the write fd is write-only (a named
+ * pipe opened for reading and writing would never report a missing reader).
+ */
+function endLine(path: string, fd: number, done: Done): void {
+  fstat(fd, (err, stat) => {
+    if (err !== null || !stat.isFile() || stat.size === 0) return done(null);
+    open(path, constants.O_RDONLY, (openErr, rfd) => {
+      if (openErr !== null) return done(null);
+      const last = Buffer.alloc(1);
+      read(rfd, last, 0, 1, stat.size - 1, (readErr, n) => {
+        close(rfd, () => {});
+        if (readErr !== null || n !== 1 || last[0] === 0x0a) return done(null);
+        write(fd, '\n', (writeErr) => done(writeErr));
+      });
+    });
+  });
 }
 
 /** process.stdout on a pipe or socket: an error means the reader has gone, for good. */

@@ -27,8 +27,12 @@ const isProblem = (value: unknown): value is Problem => typeof value === 'object
 
 /** Longest path-parameter value an audit record keeps; the rest is cut, so no client can grow the log at will. */
 const MAX_LOGGED_PARAM = 256;
-/** Most values a sensitive body field (items.*.id) adds to an audit record, for the same reason. */
-const MAX_FIELD_VALUES = 32;
+/**
+ * Most sensitive body values (items.*.id) one audit record holds: about 40 KiB of pseudonyms.
+ * Beyond it the record says how many were left out ("+N more"), so a lookup hidden behind decoys
+ * shows; a route's schema should bound such arrays (maxItems).
+ */
+const MAX_FIELD_VALUES = 1024;
 /** The request hash, to the client on every answer and to the agency with the call (X-Road's X-Road-Request-Hash is the precedent). */
 export const REQUEST_HASH_HEADER = 'x-gozargah-request-hash';
 
@@ -604,33 +608,49 @@ function loggableParams(route: RouteContext, params: readonly string[], pseudony
 /** The route's sensitive body fields found in the document, as pseudonyms; null when none is there. */
 function sensitiveFields(route: RouteContext, document: unknown, key: Buffer): Record<string, string[]> | null {
   let out: Record<string, string[]> | null = null;
+  const found: Found = { values: [], more: 0, room: MAX_FIELD_VALUES };
   for (const field of route.sensitiveFields) {
-    const values: string[] = [];
-    collectValues(document, field.path, 0, values);
-    if (values.length === 0) continue;
+    found.values = [];
+    found.more = 0;
+    collectValues(document, field.path, 0, found);
+    if (found.values.length === 0) continue;
     out ??= {};
-    out[field.name] = values.map((v) => pseudonym(key, v));
+    const pseudonyms = found.values.map((v) => pseudonym(key, v));
+    if (found.more > 0) pseudonyms.push(`+${found.more} more`);
+    out[field.name] = pseudonyms;
   }
   return out;
 }
 
-/** The scalar values at a field path (`*` any child; a path through an array applies to each element), at most MAX_FIELD_VALUES. */
-function collectValues(value: unknown, path: readonly string[], i: number, out: string[]): void {
-  if (out.length >= MAX_FIELD_VALUES || value === null || value === undefined) return;
+interface Found {
+  values: string[];
+  /** values of this field left out */
+  more: number;
+  /** values the record may still take, all fields together */
+  room: number;
+}
+
+/** The scalar values at a field path (`*` any child; a path through an array applies to each element); past the record's room, only counted. */
+function collectValues(value: unknown, path: readonly string[], i: number, found: Found): void {
+  if (value === null || value === undefined) return;
   if (Array.isArray(value) && path[i] !== '*') {
-    for (const child of value) collectValues(child, path, i, out);
+    for (const child of value) collectValues(child, path, i, found);
     return;
   }
   if (i === path.length) {
-    if (typeof value === 'string') out.push(value);
-    else if (typeof value === 'number' || typeof value === 'boolean') out.push(JSON.stringify(value));
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return;
+    if (found.room === 0) found.more++;
+    else {
+      found.room--;
+      found.values.push(typeof value === 'string' ? value : JSON.stringify(value));
+    }
     return;
   }
   if (typeof value !== 'object') return;
   const key = path[i] as string;
   if (key === '*') {
-    for (const child of Array.isArray(value) ? value : Object.values(value)) collectValues(child, path, i + 1, out);
+    for (const child of Array.isArray(value) ? value : Object.values(value)) collectValues(child, path, i + 1, found);
     return;
   }
-  if (Object.hasOwn(value, key)) collectValues((value as Record<string, unknown>)[key], path, i + 1, out);
+  if (Object.hasOwn(value, key)) collectValues((value as Record<string, unknown>)[key], path, i + 1, found);
 }

@@ -184,13 +184,27 @@ t.test('sensitive body fields: pseudonyms in the record, valid or refused by the
   t2.same((await recordOf(refused.requestId))['fields'], { 'items.*.id': [pseudonym('0033333333')] }, 'a refused lookup of an ID is recorded too');
 });
 
-t.test('no national ID sent appears in clear in the audit file or the process log', async (t2) => {
+t.test('an ID hidden behind a thousand decoys: the record says how many values it left out', async (t2) => {
+  const items = Array.from({ length: 1100 }, (_, i) => ({ id: String(5_000_000_000 + i) }));
+  const a = await call('/ev/v1/lookup', { method: 'POST', body: JSON.stringify({ person: { nationalId: '0044444444' }, items }), type: 'application/json' });
+  t2.equal(a.status, 200);
+  const fields = (await recordOf(a.requestId))['fields'] as Record<string, string[]>;
+  t2.same(fields['person.nationalId'], [pseudonym('0044444444')]);
+  const ids = fields['items.*.id'] as string[];
+  t2.equal(ids.length, 1024, '1,023 pseudonyms (1,024 per record, one taken by person.nationalId) and the count left out');
+  t2.equal(ids.at(-1), '+77 more');
+  t2.equal(ids[0], pseudonym('5000000000'));
+});
+
+t.test('no national ID sent appears in clear in the audit file, the process log or the metrics', async (t2) => {
+  const metrics = await (await fetch(`${dp.adminUrl}/metrics`)).text();
   await dp.stop();
   const audit = readFileSync(dp.auditPath, 'utf8');
   const logs = dp.logs();
   for (const id of ['0012345678', '0098765432', '0011111111', '22222222', '0033333333']) {
     t2.notOk(audit.includes(id), `${id} not in the audit file`);
     t2.notOk(logs.includes(id), `${id} not in the process log`);
+    t2.notOk(metrics.includes(id), `${id} not in /metrics`);
   }
   t2.ok(audit.includes(pseudonym('0012345678')), 'its pseudonym is');
 });

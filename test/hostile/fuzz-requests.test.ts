@@ -620,7 +620,10 @@ function check(p: Plan, o: Outcome): void {
     return violation('connection closed without an answer', p, o.detail);
   }
   const a = o.answer;
-  const gozargahHeaders = Object.keys(a.headers).filter((h) => h.startsWith('x-gozargah-'));
+  // The bus adds the request hash to the agency's answers; any other x-gozargah-* header there would be the agency's.
+  const gozargahHeaders = Object.keys(a.headers).filter((h) => h.startsWith('x-gozargah-') && h !== 'x-gozargah-request-hash');
+  const requestHash = a.headers['x-gozargah-request-hash'];
+  if (requestHash !== undefined && !/^[0-9a-f]{64}$/.test(String(requestHash))) violation('x-gozargah-request-hash is not a SHA-256', p, String(requestHash));
   if (p.expect === 'parser-refuses') {
     if (isNodeBare(a)) refusedByParser++;
     else violation('a head Node should refuse reached the pipeline (fix the case table)', p, `status ${a.status} headers ${JSON.stringify(a.headers)}`);

@@ -45,6 +45,7 @@ const liar = createServer((req: IncomingMessage, res: ServerResponse) => {
       ['X-Gozargah-Error', 'quota_exhausted'],
       ['x-gozargah-client', 'ministry-of-defence'],
       ['X-GOZARGAH-ROUTE', 'gov/secret'],
+      ['x-gozargah-request-hash', 'forged-by-the-agency'],
       ['retry-after', '7'],
       ['x-agency', 'liar'],
     ].flat());
@@ -109,7 +110,10 @@ function raw(request: string | Buffer): Promise<RawAnswer> {
 }
 
 const header = (a: RawAnswer, name: string): string | undefined => a.headers.find(([n]) => n === name)?.[1];
-const busHeaders = (a: RawAnswer): string[] => a.headers.filter(([n]) => n.startsWith('x-gozargah-')).map(([n, v]) => `${n}: ${v}`);
+/** The x-gozargah-* headers of an answer, but the request hash, which the bus adds to the agency's answers (checked apart). */
+const busHeaders = (a: RawAnswer): string[] => a.headers.filter(([n]) => n.startsWith('x-gozargah-') && n !== 'x-gozargah-request-hash').map(([n, v]) => `${n}: ${v}`);
+/** SHA-256 of no bytes: the request hash of a GET. */
+const EMPTY_HASH = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 function get(target: string, key = KEY, extra = ''): Promise<RawAnswer> {
   return raw(`GET ${target} HTTP/1.1\r\nhost: bus\r\nx-api-key: ${key}\r\n${extra}connection: close\r\n\r\n`);
@@ -204,6 +208,7 @@ t.test('2. an agency\'s x-gozargah-* headers never reach the client: x-gozargah-
       const a = await get(path);
       t2.equal(a.status, Number(status), `${path}: the agency's status passes`);
       t2.same(busHeaders(a), [], `${path}: no x-gozargah-* header from the agency`);
+      t2.equal(header(a, 'x-gozargah-request-hash'), EMPTY_HASH, `${path}: the request hash is the bus's, not the agency's forgery`);
       t2.equal(header(a, 'x-agency'), 'liar', `${path}: the agency's other headers pass`);
       t2.equal(header(a, 'retry-after'), '7', `${path}: its Retry-After too (it is the agency's to give)`);
       const body = JSON.parse(a.body) as { agencySays: number; person: Record<string, string> };
