@@ -4,10 +4,13 @@
 // internal bus) running as their ServiceAccounts, stand-in agencies on loopback; examples/
 // applied and waited on until everything is Programmed; sample inquiries from four clients; one
 // quota held across both replicas and the QUOTA column moving; what kubectl shows, the metering
-// counts, and the month's report. Then everything stops, or, with --keep (make demo-up), stays
-// up for a person to explore until Ctrl-C.
+// counts, the month's report, and the audit evidence: every replica's audit files verified
+// against the signing key, and who looked up one national ID. Then everything stops, or, with
+// --keep (make demo-up), stays up for a person to explore until Ctrl-C.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { installCrds, kubectlWait, startCluster, type Cluster } from '../test/helpers/cluster.ts';
 import { NODE, startDataplane, waitFor, type RunningDataplane } from '../test/helpers/dataplane.ts';
@@ -45,9 +48,30 @@ async function ask(bus: Bus, who: string, method: string, path: string, key: str
   return res.status;
 }
 
-async function startBus(name: string, replicas: number, kubeconfig: string, redis: RunningRedis): Promise<Bus> {
+/** DEMO ONLY audit keys, made fresh for each run: the signing key, its public half, the pseudonym key. */
+interface AuditKeys {
+  signing: string;
+  publicKey: string;
+  pseudonym: string;
+}
+
+function auditKeys(): AuditKeys {
+  const dir = mkdtempSync(join(tmpdir(), 'gozargah-demo-keys-'));
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const keys = { signing: join(dir, 'audit-signing.pem'), publicKey: join(dir, 'audit-signing.pub.pem'), pseudonym: join(dir, 'audit-pseudonym.key') };
+  writeFileSync(keys.signing, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(keys.publicKey, publicKey.export({ type: 'spki', format: 'pem' }));
+  writeFileSync(keys.pseudonym, randomBytes(32).toString('hex'));
+  return keys;
+}
+
+async function startBus(name: string, replicas: number, kubeconfig: string, redis: RunningRedis, keys: AuditKeys): Promise<Bus> {
   const started: RunningDataplane[] = [];
-  for (let i = 0; i < replicas; i++) started.push(await startDataplane(['--kubeconfig', kubeconfig, '--namespace', SYSTEM_NS, '--bus', name, '--replica', `demo-${name}-${i}`, '--redis', redis.url]));
+  for (let i = 0; i < replicas; i++) {
+    started.push(
+      await startDataplane(['--kubeconfig', kubeconfig, '--namespace', SYSTEM_NS, '--bus', name, '--replica', `demo-${name}-${i}`, '--redis', redis.url, '--audit-signing-key', keys.signing, '--audit-pseudonym-key', keys.pseudonym]),
+    );
+  }
   const first = started[0] as RunningDataplane;
   return { name, url: first.url, admin: first.adminUrl, replicas: started };
 }
@@ -89,6 +113,21 @@ function report(redis: RunningRedis): void {
   const run = spawnSync(NODE, [join(ROOT, 'cli/main.ts'), 'report', '--redis', redis.url, '--month', month], { encoding: 'utf8' });
   say(run.stdout);
   if (run.status !== 0) throw new Error(`gozargah report failed: ${run.stderr}`);
+}
+
+/** The audit files of every replica verified against the public key, and who asked for one national ID. */
+function evidence(buses: Bus[], keys: AuditKeys): void {
+  const files = buses.flatMap((b) => b.replicas.map((dp) => dp.auditPath));
+  say('\n=== gozargah audit verify --public-key audit-signing.pub.pem (every replica\'s audit file) ===\n');
+  const verify = spawnSync(NODE, [join(ROOT, 'cli/main.ts'), 'audit', 'verify', '--public-key', keys.publicKey, ...files], { encoding: 'utf8' });
+  say(verify.stdout);
+  if (verify.status !== 0) throw new Error(`gozargah audit verify failed: ${verify.stdout}${verify.stderr}`);
+  say('\n=== gozargah audit search --param nationalId=0012345678: who looked up this person (the ID itself is in no log) ===\n');
+  const search = spawnSync(NODE, [join(ROOT, 'cli/main.ts'), 'audit', 'search', '--param', 'nationalId=0012345678', '--pseudonym-key', keys.pseudonym, ...files], { encoding: 'utf8' });
+  if (search.status !== 0) throw new Error(`gozargah audit search failed: ${search.stderr}`);
+  // The table's head, its first rows (a burst test made many more), and its summary line.
+  const rows = search.stdout.trimEnd().split('\n');
+  say(`${rows.length > 12 ? [...rows.slice(0, 9), `  ... ${rows.length - 11} more rows ...`, ...rows.slice(-2)].join('\n') : rows.join('\n')}\n`);
 }
 
 async function inquiries(pub: Bus, internal: Bus): Promise<void> {
@@ -146,6 +185,7 @@ async function main(): Promise<void> {
       for (const a of agencies) a.close();
     });
     say('\n=== Redis: where the fleet counts quotas, rate limits and usage (redis-server, append-only file) ===\n');
+    const keys = auditKeys();
     const redis = await startRedis({ aof: true });
     stops.push(() => redis.close());
     say(`  ${redis.url}\n`);
@@ -156,7 +196,7 @@ async function main(): Promise<void> {
     // Dataplane processes with the arguments (and the rights) a pod would have: two replicas of
     // the public bus, one of the internal bus, all counting in Redis.
     for (const [name, replicas] of [['public', 2], ['internal', 1]] as const) {
-      const bus = await startBus(name, replicas, credentials.dataplane, redis);
+      const bus = await startBus(name, replicas, credentials.dataplane, redis, keys);
       buses.push(bus);
       stops.push(async () => {
         for (const dp of bus.replicas) await dp.stop();
@@ -187,10 +227,12 @@ async function main(): Promise<void> {
     // The dataplanes stop first: their last counts reach Redis before the report reads it.
     for (const bus of buses) for (const dp of bus.replicas) await dp.stop();
     report(redis);
+    evidence(buses, keys);
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   }
-  const records = buses.map((b) => b.replicas.reduce((n, dp) => n + readFileSync(dp.auditPath, 'utf8').split('\n').filter((l) => l.length > 0).length, 0));
+  // Transactions: the chain's own lines (its start and checkpoints) begin {"type":
+  const records = buses.map((b) => b.replicas.reduce((n, dp) => n + readFileSync(dp.auditPath, 'utf8').split('\n').filter((l) => l.startsWith('{"requestId"')).length, 0));
   if (records.length === 2) say(`\nAudit log: ${records[0]} records on the public bus, ${records[1]} on the internal bus (one per transaction)\n`);
   say('Demo done. Everything was stopped cleanly.\n');
 }
