@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps redis-tools lint typecheck crds crds-check test test-unit test-golden test-hostile test-accounting test-evidence test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-memory clean
+.PHONY: help deps redis-tools faketime lint typecheck crds crds-check test test-unit test-golden test-hostile test-accounting test-evidence test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-memory clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -49,7 +49,7 @@ test-hostile: $(DEPS) redis-tools ## the hostile suite: misbehaving clients, age
 test-accounting: $(DEPS) redis-tools ## the fleet's counts on real redis-server and dataplane processes: global quotas and rates, usage, Redis failures
 	$(TAP) $(call tests,accounting)
 
-test-evidence: $(DEPS) ## the audit evidence on real dataplane processes: hashes, pseudonyms, the chain across replicas, restarts and rotations, verify and search
+test-evidence: $(DEPS) faketime ## the audit evidence on real dataplane processes: hashes, pseudonyms, the chain across replicas, restarts and rotations, verify and search
 	$(TAP) $(call tests,evidence)
 
 cluster-build: ## build (once) and cache kube-apiserver, kubectl, etcd and helm from the Go module proxy
@@ -67,7 +67,7 @@ test-integration: $(DEPS) cluster-build redis-tools ## tests against a real kube
 test-helm: $(DEPS) cluster-build ## the Helm chart: lint, golden templates, install/upgrade/uninstall on a real control plane (UPDATE_GOLDEN=1 rewrites)
 	$(TAP) $(call tests,helm)
 
-test: lint typecheck crds-check cluster-build redis-tools ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, hostile, accounting, evidence, integration, helm
+test: lint typecheck crds-check cluster-build redis-tools faketime ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, hostile, accounting, evidence, integration, helm
 	@mkdir -p .tap
 	$(TAP) $(call tests,unit golden cli dataplane hostile accounting evidence integration helm) | tee .tap/last-run.txt
 	@# One plain closing line for CI: assertions passed and failed, on a line of its own
@@ -90,6 +90,13 @@ redis-tools:
 	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+
+# libfaketime from Debian's packages, installed when missing: the evidence tests run a dataplane
+# whose wall clock is set back a day or two, so audit records span days.
+faketime:
+	@command -v faketime >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq faketime >/dev/null; }
 
 # nginx and wrk from Debian's packages, installed when missing (as root, or with sudo).
 bench-tools:

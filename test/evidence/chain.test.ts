@@ -1,6 +1,7 @@
 // The audit chain as real dataplane processes write it, checked by the real `gozargah audit`:
 // two replicas of a bus, one of them rotated twice (rename + SIGHUP), stopped, restarted, killed
-// with SIGKILL and restarted again, all with signed checkpoints. `audit verify` passes on the
+// with SIGKILL and restarted again, the other running on earlier days (its wall clock set back by
+// libfaketime), all with signed checkpoints. `audit verify` passes on the
 // untouched files, and fails with the right words on each kind of tampering, one test each;
 // `audit search` finds every lookup of a national ID across the replicas, runs and files, and no
 // file or log holds that ID in clear.
@@ -14,6 +15,7 @@ import { Pool } from 'undici';
 import { canonicalOf, chainHash, readSeal } from '../../api/audit/index.ts';
 import { startAgency } from '../helpers/agency.ts';
 import { NODE, ROOT, startDataplane, waitFor, type RunningDataplane } from '../helpers/dataplane.ts';
+import { daysAgo } from '../helpers/faketime.ts';
 import { binding, keySecret, manifestDir, provider, route } from '../helpers/manifests.ts';
 
 const KEY = 'test-key-evidence-chain-0123456789';
@@ -50,8 +52,8 @@ const files: string[] = [];
 const logs: string[] = [];
 let targetLookups = 0;
 
-async function replica(state: string): Promise<RunningDataplane> {
-  return startDataplane(['--manifests', manifests, '--state-dir', state, '--audit-signing-key', signingKey, '--audit-pseudonym-key', pseudonymKey, '--audit-checkpoint-seconds', '1']);
+async function replica(state: string, env: NodeJS.ProcessEnv = {}): Promise<RunningDataplane> {
+  return startDataplane(['--manifests', manifests, '--state-dir', state, '--audit-signing-key', signingKey, '--audit-pseudonym-key', pseudonymKey, '--audit-checkpoint-seconds', '1'], { env });
 }
 
 /** n lookups, every third one of TARGET (one of those by a client not granted the route: refused, and recorded). */
@@ -111,8 +113,11 @@ await stop(a2, 'SIGKILL');
 const a3 = await replica(stateA);
 await traffic(a3, 10);
 await stop(a3);
-// Replica b: its traffic spans several interval checkpoints.
-const b1 = await replica(join(work, 'state-b'));
+// Replica b, two days ago and then yesterday (as its clock says): its traffic spans several interval checkpoints.
+const b0 = await replica(join(work, 'state-b'), daysAgo(2));
+await traffic(b0, 6);
+await stop(b0);
+const b1 = await replica(join(work, 'state-b'), daysAgo(1));
 await traffic(b1, 12);
 await waitFor(() => b1.logs().includes('"reason":"interval"'), 10_000, () => 'no interval checkpoint');
 await traffic(b1, 12);
@@ -142,17 +147,19 @@ const isTransaction = (line: string): boolean => !line.startsWith('{"type":');
 /** Index of the n-th transaction line. */
 const nthTransaction = (lines: string[], n: number): number => lines.map((l, i) => (isTransaction(l) ? i : -1)).filter((i) => i >= 0)[n] as number;
 
-const [a1rot1, a1rot2, , a2file, a3file, b1file] = files as [string, string, string, string, string, string];
+const [a1rot1, a1rot2, , a2file, a3file, , b1file] = files as [string, string, string, string, string, string, string];
+const day = (ago: number): string => new Date(Date.now() - ago * 86_400_000).toISOString().slice(0, 10);
 
 t.test('the files of two replicas, with rotations, a restart and a kill, verify', async (t2) => {
-  t2.equal(files.length, 6);
+  t2.equal(files.length, 7);
   const run = verify(files);
   t2.equal(run.code, 0, `${run.stdout}${run.stderr}`);
-  t2.match(run.stdout, /4 chains/, 'a1, a2, a3 and b1');
+  t2.match(run.stdout, /5 chains/, 'a1, a2, a3, b0 and b1');
+  t2.match(readFileSync(b1file, 'utf8'), `"start":"${day(1)}T`, 'b1 wrote yesterday\'s records');
   const withExternal = verify(files, '--checkpoints', externalCheckpoints);
   t2.equal(withExternal.code, 0, `every checkpoint of the process logs is in the files: ${withExternal.stdout}${withExternal.stderr}`);
   const chainStarts = files.flatMap((f) => readFileSync(f, 'utf8').split('\n')).filter((l) => l.startsWith('{"type":"chain-start"'));
-  t2.equal(chainStarts.filter((l) => l.includes('"previousChain":{')).length, 2, 'the restarted runs name the run before them');
+  t2.equal(chainStarts.filter((l) => l.includes('"previousChain":{')).length, 3, 'the restarted runs name the run before them');
   t2.ok(readFileSync(a1rot2, 'utf8').split('\n')[0]?.includes('"prev":"'), 'a rotated file begins with the hash before it');
   const alone = verify([a1rot2]);
   t2.equal(alone.code, 0, `a rotated file verifies on its own: ${alone.stdout}${alone.stderr}`);
@@ -265,21 +272,24 @@ t.test('a killed run: its successor accounts for its open end; without the succe
   t2.match(withoutSuccessor.stdout + withoutSuccessor.stderr, /truncated/);
 });
 
-t.test('audit search finds every lookup of the ID, across replicas, runs and rotated files; no file or log has it in clear', async (t2) => {
+t.test('audit search finds every lookup of the ID, across replicas, runs, rotated files and days; no file or log has it in clear', async (t2) => {
   const run = gozargah(['audit', 'search', '--param', `nationalId=${TARGET}`, '--pseudonym-key', pseudonymKey, '-o', 'json', ...files]);
   t2.equal(run.code, 0, run.stderr);
   const found = JSON.parse(run.stdout) as { lookups?: unknown[] } | unknown[];
   const lookups = (Array.isArray(found) ? found : (found.lookups ?? [])) as Record<string, unknown>[];
   t2.equal(lookups.length, targetLookups, `all ${targetLookups} lookups, refused ones included`);
   t2.ok(lookups.some((l) => l['client'] === 'client-b'), 'the refused lookups by a client without the grant are there');
-  t2.equal(new Set(lookups.map((l) => l['chain'])).size, 4, 'from every run');
+  t2.equal(new Set(lookups.map((l) => l['chain'])).size, 5, 'from every run');
+  t2.same([...new Set(lookups.map((l) => String(l['time'] ?? l['start']).slice(0, 10)))].sort(), [day(2), day(1), day(0)], 'on three days');
   t2.notOk(run.stdout.includes(TARGET), 'the output does not repeat the ID');
   for (const file of [...files, externalCheckpoints]) t2.notOk(readFileSync(file, 'utf8').includes(TARGET), `${basename(file)}: no ${TARGET} in clear`);
   t2.notOk(logs.some((l) => l.includes(TARGET)), 'no process log has it');
-  const today = new Date().toISOString().slice(0, 10);
-  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-  const before = gozargah(['audit', 'search', '--param', `nationalId=${TARGET}`, '--pseudonym-key', pseudonymKey, '--to', yesterday, '-o', 'json', ...files]);
-  const none = JSON.parse(before.stdout) as { lookups?: unknown[] } | unknown[];
-  t2.equal((Array.isArray(none) ? none : (none.lookups ?? [])).length, 0, '--to yesterday: none');
-  t2.match(gozargah(['audit', 'search', '--param', `nationalId=${TARGET}`, '--pseudonym-key', pseudonymKey, '--from', today, ...files]).stdout, /client-a/, '--from today: found');
+  const between = (from: string, to: string): Record<string, unknown>[] => {
+    const out = JSON.parse(gozargah(['audit', 'search', '--param', `nationalId=${TARGET}`, '--pseudonym-key', pseudonymKey, '--from', from, '--to', to, '-o', 'json', ...files]).stdout) as { lookups?: unknown[] } | unknown[];
+    return (Array.isArray(out) ? out : (out.lookups ?? [])) as Record<string, unknown>[];
+  };
+  const yesterday = between(day(1), day(1));
+  t2.ok(yesterday.length > 0, 'yesterday\'s lookups');
+  t2.same([...new Set(yesterday.map((l) => l['chain']))].length, 1, 'all from the run of yesterday');
+  t2.equal(between(day(2), day(0)).length, targetLookups, 'the three days hold them all');
 });
