@@ -8,6 +8,7 @@
 // the end. Only the chain's own records (`{"type":` at the start) are parsed. Checkpoint covers,
 // signatures, chain ends and the external record are checked once every file has been read,
 // when every chain start and every hash is known.
+import { hash as digest } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { AuditKeyError, canonicalOf, chainHash, checkpointMessage, publicKeyFromBase64, readPublicKey, readSeal, verifyCheckpoint, ZERO_HASH, type PublicKey, type Seal } from '../../api/audit/index.ts';
 import { parseObject, readChainStart, readCheckpoint, type ChainStart, type CheckpointFields } from './chain-records.ts';
@@ -90,6 +91,11 @@ class Chain {
   readonly prevClaims = new Map<number, { prev: string; at: Loc }>();
   /** where each record read before the one before it is: a gap is named by the record after it */
   readonly starts = new Map<number, { at: Loc; prev: boolean }>();
+  /**
+   * SHA-256 of each line read before the record before it, by its seq: until that record is
+   * read, a second line claiming the seq is a duplicate only when it is the same bytes
+   */
+  readonly unanchored = new Map<number, string>();
   start: { at: Loc; record: ChainStart; key: PublicKey | null } | null = null;
   readonly checkpoints: CheckpointRecord[] = [];
   transactions = 0;
@@ -208,7 +214,7 @@ class Verifier {
     const { chain } = fc;
     const { seq, hash, prev } = seal;
     const canonical = canonicalOf(line);
-    if (chain.hashes.has(seq)) return this.#again(chain, seal, canonical, at);
+    if (chain.hashes.has(seq)) return this.#again(chain, seal, line, canonical, at);
     if (seq < fc.maxSeq) this.fail(at, chain.id, seq, 'reordered', `seq ${seq} comes after seq ${fc.maxSeq} of the same chain in this file: records were moved out of order`);
 
     /** the hash of the record before this one, when it has been read */
@@ -224,10 +230,13 @@ class Verifier {
     if (before === null) {
       if (prev !== null) chain.prevClaims.set(seq - 1, { prev, at });
       if (chain.starts.size < MAX_WAITING) chain.starts.set(seq, { at, prev: prev !== null });
+      if (chain.unanchored.size < MAX_WAITING) chain.unanchored.set(seq, digest('sha256', line));
     }
 
     chain.hashes.set(seq, hash);
     if (seq === chain.hashes.max) chain.lastAt = at;
+    // The record after this one is checked against it now: a copy of that one is told by its hash.
+    if (chain.unanchored.size > 0) chain.unanchored.delete(seq + 1);
     const waiting = chain.waiting.get(seq);
     if (waiting !== undefined) {
       chain.waiting.delete(seq);
@@ -249,11 +258,24 @@ class Verifier {
     if (seq === 1 && !line.startsWith(CHAIN_START)) this.fail(at, chain.id, seq, 'invalid', 'seq 1 is not a chain start: a chain begins with one, so its first record was replaced');
   }
 
-  /** A seq read before: the same line again (a shipper's retry) is a notice, another record a failure. */
-  #again(chain: Chain, seal: Seal, canonical: string, at: Loc): void {
+  /**
+   * A seq read before: the same line again (a shipper's retry) is a notice, another record a
+   * failure. Same means the same bytes: checked against the record before it when that one has
+   * been read, else against the digest of the first line that claimed the seq.
+   */
+  #again(chain: Chain, seal: Seal, line: string, canonical: string, at: Loc): void {
     const held = chain.hashes.get(seal.seq) as string;
+    const firstCopy = chain.unanchored.get(seal.seq);
     const before = seal.prev ?? (seal.seq === 1 ? ZERO_HASH : chain.hashes.get(seal.seq - 1));
-    if (held === seal.hash && (before === null || chainHash(before, canonical) === seal.hash)) {
+    let same: boolean;
+    if (held !== seal.hash) same = false;
+    else if (firstCopy !== undefined) same = digest('sha256', line) === firstCopy;
+    else if (before !== null) same = chainHash(before, canonical) === seal.hash;
+    else {
+      this.fail(at, chain.id, seal.seq, 'inserted', `a second record claims seq ${seal.seq}, which a line read before already has, and neither the record before it nor (beyond ${MAX_WAITING} such records) the first line can show they are the same bytes: a record was inserted, or a copy of one changed`);
+      return;
+    }
+    if (same) {
       this.duplicates++;
       this.#firstDuplicate ??= at;
       return;

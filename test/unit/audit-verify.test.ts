@@ -207,6 +207,31 @@ t.test('inserted: a second, different record claiming an existing seq', async (t
   await failsOnce(t, { files: [writeLines(dir, 'audit.log', lines)], publicKeys: [keys.publicKeyFile] }, 'inserted', /a second, different record claims seq 5/);
 });
 
+t.test('inserted: a changed copy of the first record of a rotated file, its "prev" dropped, is not a duplicate', async (t) => {
+  const dir = tempDir(t);
+  const keys = makeKeys(dir);
+  const c = new SyntheticChain({ keys });
+  c.txs(10);
+  c.rotate();
+  c.txs(10);
+  c.shutdown();
+  const rotated = c.files[1] as string[];
+  const real = rotated[0] as string;
+  t.match(real, /,"prev":"[0-9a-f]{64}","chain":/);
+  // Same chain, seq and hash; no "prev", so nothing read anchors its hash; other content.
+  const forged = real.replace(/,"prev":"[0-9a-f]{64}"/, '').replace('"status":200', '"status":404');
+  const seq = c.files[0]?.length as number;
+  const message = new RegExp(`a second, different record claims seq ${seq + 1}`);
+  const after = await failsOnce(t, { files: [writeLines(dir, 'after.log', [real, forged, ...rotated.slice(1)])], publicKeys: [keys.publicKeyFile] }, 'inserted', message);
+  t.same({ line: after?.line, seq: after?.seq }, { line: 2, seq: seq + 1 }, 'named at the copy');
+  await failsOnce(t, { files: [writeLines(dir, 'before.log', [forged, real, ...rotated.slice(1)])], publicKeys: [keys.publicKeyFile] }, 'inserted', message);
+  const elsewhere = await failsOnce(t, { files: [writeLines(dir, 'rotated.log', rotated), writeLines(dir, 'forged.log', [forged])], publicKeys: [keys.publicKeyFile] }, 'inserted', message);
+  t.same({ file: elsewhere?.file, line: elsewhere?.line }, { file: join(dir, 'forged.log'), line: 1 }, 'the copy in another file');
+  // The same line again is still a duplicate.
+  const again = await passes(t, { files: [writeLines(dir, 'twice.log', [real, real, ...rotated.slice(1)])], publicKeys: [keys.publicKeyFile] }, 'the first line delivered twice');
+  t.equal(again.duplicates, 1);
+});
+
 t.test('duplicates: a line delivered twice is a notice, not a failure', async (t) => {
   const dir = tempDir(t);
   const keys = makeKeys(dir);
