@@ -12,17 +12,20 @@ import { verifyAudit, type VerifyOptions, type VerifyResult } from './verify.ts'
 /** Failures listed in text; -o json lists up to findings.ts KEPT. */
 const SHOWN = 20;
 
-export const VERIFY_USAGE = `gozargah audit verify FILE... [--public-key FILE]... [--checkpoints FILE]... [--allow-open] [-o text|json]
+export const VERIFY_USAGE = `gozargah audit verify FILE... [--public-key FILE]... [--checkpoints FILE]... [--allow-open] [--allow-partial] [-o text|json]
   Checks the dataplane's audit files (docs/decisions/0002-audit-evidence.md): every record's hash
-  against the one before it, no seq missing, reordered or claimed twice, every checkpoint over the
-  record before it and signed, and every chain ending at a shutdown or rotate checkpoint, or named
-  by the next run of its replica. FILE may be .gz or - (standard input); files in any order.
+  against the one before it, no seq missing, reordered or claimed twice, every chain beginning at
+  its start or at the first record after a rotation, every checkpoint over the record before it
+  and signed, and every chain ending at a shutdown or rotate checkpoint, or named by the next run
+  of its replica. FILE may be .gz or - (standard input); files in any order.
   --public-key FILE    the bus's audit public key (PEM; gozargah audit public-key prints it); may
                        be repeated (key rotation). Without it, signatures are checked against the
                        key each chain start publishes: integrity, not origin.
   --checkpoints FILE   the external record of checkpoints: the dataplane's process log (lines with
                        "msg":"audit checkpoint") or checkpoint lines; each must be in the files.
   --allow-open         a chain may end anywhere (its log is still being written).
+  --allow-partial      a chain may begin anywhere (files a log shipper split at arbitrary points);
+                       the first record of such a chain cannot be checked, and is named.
   Exit 0: everything holds; 1: something does not (named); 2: usage, or a file or key unreadable.`;
 
 function parseVerifyArgs(argv: string[]): VerifyOptions & { format: 'text' | 'json' } {
@@ -34,6 +37,7 @@ function parseVerifyArgs(argv: string[]): VerifyOptions & { format: 'text' | 'js
         'public-key': { type: 'string', multiple: true },
         checkpoints: { type: 'string', multiple: true },
         'allow-open': { type: 'boolean' },
+        'allow-partial': { type: 'boolean' },
         output: { type: 'string', short: 'o' },
       },
       allowPositionals: true,
@@ -47,7 +51,7 @@ function parseVerifyArgs(argv: string[]): VerifyOptions & { format: 'text' | 'js
   if (positionals.length === 0) throw new AuditUsageError('no audit files: give at least one FILE (or - for standard input)');
   const checkpoints = values.checkpoints ?? [];
   if ([...positionals, ...checkpoints].filter((f) => f === STDIN).length > 1) throw new AuditUsageError('standard input (-) can be read once');
-  return { files: positionals, publicKeys: values['public-key'] ?? [], checkpoints, allowOpen: values['allow-open'] === true, format };
+  return { files: positionals, publicKeys: values['public-key'] ?? [], checkpoints, allowOpen: values['allow-open'] === true, allowPartial: values['allow-partial'] === true, format };
 }
 
 function keyText(r: VerifyResult): string {

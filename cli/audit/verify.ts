@@ -26,6 +26,11 @@ export interface VerifyOptions {
   checkpoints?: string[];
   /** --allow-open: a chain may end anywhere (a log still being written) */
   allowOpen?: boolean;
+  /**
+   * --allow-partial: a chain's first record in the files may be neither its start nor the first
+   * after a rotation (files a log shipper split at arbitrary points); that record is unchecked
+   */
+  allowPartial?: boolean;
   stdin?: Readable;
 }
 
@@ -96,6 +101,8 @@ class Chain {
    * read, a second line claiming the seq is a duplicate only when it is the same bytes
    */
   readonly unanchored = new Map<number, string>();
+  /** the smallest seq read, where, and whether it carries "prev" */
+  first: { seq: number; at: Loc; prev: boolean } | null = null;
   start: { at: Loc; record: ChainStart; key: PublicKey | null } | null = null;
   readonly checkpoints: CheckpointRecord[] = [];
   transactions = 0;
@@ -232,6 +239,7 @@ class Verifier {
       if (chain.starts.size < MAX_WAITING) chain.starts.set(seq, { at, prev: prev !== null });
       if (chain.unanchored.size < MAX_WAITING) chain.unanchored.set(seq, digest('sha256', line));
     }
+    if (chain.first === null || seq < chain.first.seq) chain.first = { seq, at, prev: prev !== null };
 
     chain.hashes.set(seq, hash);
     if (seq === chain.hashes.max) chain.lastAt = at;
@@ -407,21 +415,25 @@ function checkCheckpoints(v: Verifier, chain: Chain, given: Map<string, PublicKe
   return verified;
 }
 
-/** The seqs no file has, and where the chain begins. */
-function checkGaps(v: Verifier, chain: Chain): void {
+/**
+ * The seqs no file has, and where the chain begins: at seq 1, or at the first record after a
+ * rotation (its "prev" checks it). A chain beginning anywhere else lost its head, and that first
+ * record's bytes cannot be checked (its hash is taken on trust by the record after it): a
+ * failure, unless --allow-partial says the files were split at arbitrary points.
+ */
+function checkGaps(v: Verifier, chain: Chain, allowPartial: boolean): void {
   for (const [a, b] of chain.hashes.missing()) {
     const after = chain.starts.get(b + 1);
     v.fail(after?.at ?? chain.firstAt, chain.id, b + 1, 'deleted', `${seqRange(a, b)} missing (${plural(b - a + 1, 'record')} between seq ${a - 1} and this one): deleted, or in a file not given`);
   }
-  const first = chain.hashes.min;
-  if (first > 1) {
-    const start = chain.starts.get(first);
-    const where = start === undefined ? '' : ` (${v.names[start.at.file]}:${start.at.line})`;
-    v.notices.push(
-      start?.prev === true
-        ? `chain ${chain.id} begins at seq ${first}${where}, the first record after a rotation: its earlier records are in files not given`
-        : `chain ${chain.id} begins at seq ${first}${where}, neither at its start nor after a rotation: its earlier records are not in the files given, and nothing here shows whether they were deleted (--checkpoints would); that record's own hash cannot be checked`,
-    );
+  const first = chain.first;
+  if (first === null || first.seq === 1) return;
+  const where = `${v.names[first.at.file]}:${first.at.line}`;
+  if (first.prev) v.notices.push(`chain ${chain.id} begins at seq ${first.seq} (${where}), the first record after a rotation: its earlier records are in files not given`);
+  else if (allowPartial) {
+    v.notices.push(`chain ${chain.id} begins at seq ${first.seq} (${where}), neither at its start nor after a rotation (--allow-partial): its earlier records are not among the files given, nothing here shows whether they were deleted (--checkpoints would), and that first record is unchecked: its bytes could have been changed`);
+  } else {
+    v.fail(first.at, chain.id, first.seq, 'deleted', `records before seq ${first.seq} of chain ${chain.id} are not among the files given: they were deleted, or pass the file that holds them (this record is neither the chain's start nor the first after a rotation, so its own bytes cannot be checked; --allow-partial accepts files a log shipper split at arbitrary points)`);
   }
 }
 
@@ -569,7 +581,7 @@ export async function verifyAudit(options: VerifyOptions): Promise<VerifyResult>
   const tally: Tally = { signedVerified: 0, keyIds: new Set(), keySource: new Set() };
   const verifiedBy = new Map<string, number>();
   for (const chain of v.chains.values()) {
-    checkGaps(v, chain);
+    checkGaps(v, chain, options.allowPartial === true);
     const n = checkCheckpoints(v, chain, given, tally);
     verifiedBy.set(chain.id, n);
     tally.signedVerified += n;

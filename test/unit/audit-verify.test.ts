@@ -170,10 +170,35 @@ t.test('deleted: a file beginning mid-chain without prev, after a gap from the f
   const whole = [writeLines(dir, 'part-1.log', c.lines.slice(0, 20)), writeLines(dir, 'part-2.log', c.lines.slice(20))];
   await passes(t, { files: whole, publicKeys: [keys.publicKeyFile] }, 'split files whose second follows the first');
   await passes(t, { files: [...whole].reverse(), publicKeys: [keys.publicKeyFile] }, 'the same, the later one given first');
-  const firstAlone = await passes(t, { files: [whole[1] as string], publicKeys: [keys.publicKeyFile] }, 'the later part alone: the first line of the chain in the set');
-  t.match(firstAlone.notices.join('\n'), /neither at its start nor after a rotation/);
+  // The later part alone: its first record is neither the chain start nor after a rotation, so
+  // the records before it may have been deleted, and its own bytes cannot be checked.
+  const firstAlone = await failsOnce(t, { files: [whole[1] as string], publicKeys: [keys.publicKeyFile] }, 'deleted', new RegExp(`records before seq 21 of chain ${c.id} are not among the files given: they were deleted, or pass the file that holds them`));
+  t.same({ line: firstAlone?.line, seq: firstAlone?.seq }, { line: 1, seq: 21 });
+  const partial = await passes(t, { files: [whole[1] as string], publicKeys: [keys.publicKeyFile], allowPartial: true }, '--allow-partial: files a shipper split at arbitrary points');
+  t.match(partial.notices.join('\n'), /begins at seq 21 .*neither at its start nor after a rotation \(--allow-partial\).*that first record is unchecked/);
   const cut = [whole[0] as string, writeLines(dir, 'part-2-cut.log', c.lines.slice(25))];
   await failsOnce(t, { files: cut, publicKeys: [keys.publicKeyFile] }, 'deleted', /records 21\.\.25 are missing/);
+});
+
+t.test('deleted: the head of a file cut and its new first record edited', async (t) => {
+  const dir = tempDir(t);
+  const keys = makeKeys(dir);
+  const c = signedChain(keys, 30);
+  // Seqs 1..5 cut; seq 6 changed, its hash kept: seq 7 checks against that hash, not seq 6's bytes.
+  const file = writeLines(dir, 'audit.log', changed(c.lines.slice(5), 0, '"status":200', '"status":404'));
+  const f = await failsOnce(t, { files: [file], publicKeys: [keys.publicKeyFile] }, 'deleted', new RegExp(`records before seq 6 of chain ${c.id} are not among the files given`));
+  t.same({ line: f?.line, seq: f?.seq }, { line: 1, seq: 6 });
+  const partial = await passes(t, { files: [file], publicKeys: [keys.publicKeyFile], allowPartial: true }, '--allow-partial accepts it, and says so');
+  t.match(partial.notices.join('\n'), new RegExp(`chain ${c.id} begins at seq 6 \\(.*audit\\.log:1\\).*that first record is unchecked`));
+  // A rotated file begins with "prev": it checks its first record, and needs no flag.
+  const r = new SyntheticChain({ keys });
+  r.txs(10);
+  r.rotate();
+  r.txs(10);
+  r.shutdown();
+  const rotated = writeLines(dir, 'rotated.log', r.files[1] as string[]);
+  await passes(t, { files: [rotated], publicKeys: [keys.publicKeyFile] }, 'a rotated file alone');
+  await failsOnce(t, { files: [writeLines(dir, 'rotated-edited.log', changed(r.files[1] as string[], 0, '"status":200', '"status":404'))], publicKeys: [keys.publicKeyFile], allowPartial: true }, 'edited', /its hash does not match its bytes/);
 });
 
 t.test('reordered: two records swapped within a file', async (t) => {
@@ -224,7 +249,7 @@ t.test('inserted: a changed copy of the first record of a rotated file, its "pre
   const message = new RegExp(`a second, different record claims seq ${seq + 1}`);
   const after = await failsOnce(t, { files: [writeLines(dir, 'after.log', [real, forged, ...rotated.slice(1)])], publicKeys: [keys.publicKeyFile] }, 'inserted', message);
   t.same({ line: after?.line, seq: after?.seq }, { line: 2, seq: seq + 1 }, 'named at the copy');
-  await failsOnce(t, { files: [writeLines(dir, 'before.log', [forged, real, ...rotated.slice(1)])], publicKeys: [keys.publicKeyFile] }, 'inserted', message);
+  await failsOnce(t, { files: [writeLines(dir, 'before.log', [forged, real, ...rotated.slice(1)])], publicKeys: [keys.publicKeyFile], allowPartial: true }, 'inserted', message);
   const elsewhere = await failsOnce(t, { files: [writeLines(dir, 'rotated.log', rotated), writeLines(dir, 'forged.log', [forged])], publicKeys: [keys.publicKeyFile] }, 'inserted', message);
   t.same({ file: elsewhere?.file, line: elsewhere?.line }, { file: join(dir, 'forged.log'), line: 1 }, 'the copy in another file');
   // The same line again is still a duplicate.
