@@ -19,11 +19,13 @@ export const VERIFY_USAGE = `gozargah audit verify FILE... [--public-key FILE]..
   and signed, and every chain ending at a shutdown or rotate checkpoint, or named by the next run
   of its replica. FILE may be .gz or - (standard input); files in any order.
   --public-key FILE    the bus's audit public key (PEM; gozargah audit public-key prints it); may
-                       be repeated (key rotation). Without it, signatures are checked against the
-                       key each chain start publishes: integrity, not origin.
+                       be repeated (key rotation). Every chain must then have a checkpoint signed by
+                       one of them. Without it, signatures are checked against the key each chain
+                       start publishes: integrity, not origin.
   --checkpoints FILE   the external record of checkpoints: the dataplane's process log (lines with
                        "msg":"audit checkpoint") or checkpoint lines; each must be in the files.
-  --allow-open         a chain may end anywhere (its log is still being written).
+  --allow-open         a chain may end anywhere (its log is still being written); the records
+                       after its last signed checkpoint are named.
   --allow-partial      a chain may begin anywhere (files a log shipper split at arbitrary points);
                        the first record of such a chain cannot be checked, and is named.
   Exit 0: everything holds; 1: something does not (named); 2: usage, or a file or key unreadable.`;

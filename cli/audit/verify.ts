@@ -349,11 +349,20 @@ function messageOf(chain: string, seq: number, f: CheckpointFields): string {
   return checkpointMessage({ bus: f.bus, chain, seq, coversHash: f.covers.hash, time: f.time, reason: f.reason, records: f.records, dropped: f.dropped });
 }
 
+/** A chain's checkpoints whose signatures verified: how many, and the seq of the last. */
+interface Signed {
+  verified: number;
+  /** 0 when none verified */
+  lastSeq: number;
+}
+
 /**
  * Each checkpoint's covers and signature; returns the signatures verified. A key problem (no
  * signature, a key not given) is the same for every checkpoint of a chain: said once, counted.
+ * With --public-key, a chain no checkpoint of which is signed by a key given fails: its records
+ * could have been written by anyone (a chain without checkpoints never reaches a signature).
  */
-function checkCheckpoints(v: Verifier, chain: Chain, given: Map<string, PublicKey>, tally: Tally): number {
+function checkCheckpoints(v: Verifier, chain: Chain, given: Map<string, PublicKey>, tally: Tally): Signed {
   const signer = signerOf(chain, given);
   const keyProblems = new Map<string, { first: CheckpointRecord; count: number }>();
   const keyProblem = (cp: CheckpointRecord, message: string): void => {
@@ -362,7 +371,9 @@ function checkCheckpoints(v: Verifier, chain: Chain, given: Map<string, PublicKe
     else seen.count++;
   };
   let verified = 0;
+  let lastSeq = 0;
   let unsigned = 0;
+  let badSignatures = 0;
   for (const cp of chain.checkpoints) {
     const f = cp.fields;
     const fail = (kind: FailureKind, message: string): void => v.fail(cp.at, chain.id, cp.seq, kind, message);
@@ -400,9 +411,11 @@ function checkCheckpoints(v: Verifier, chain: Chain, given: Map<string, PublicKe
     }
     if (!verifyCheckpoint(key.key, messageOf(chain.id, cp.seq, f), f.sig)) {
       fail('signature', `its signature does not verify with key ${key.keyId}: the checkpoint (its time, reason, counts or the hash it covers) was changed`);
+      badSignatures++;
       continue;
     }
     verified++;
+    if (cp.seq > lastSeq) lastSeq = cp.seq;
     tally.keyIds.add(key.keyId);
     tally.keySource.add(signer.from);
   }
@@ -412,7 +425,12 @@ function checkCheckpoints(v: Verifier, chain: Chain, given: Map<string, PublicKe
   }
   if (unsigned > 0 && unsigned === chain.checkpoints.length) v.notices.push(`chain ${chain.id}: its checkpoints are not signed (the dataplane ran without --audit-signing-key): the chain shows order and completeness, not origin`);
   if (given.size > 0 && chain.start?.key != null && !given.has(chain.start.key.keyId)) v.notices.push(`chain ${chain.id}: its chain start publishes key ${chain.start.key.keyId}, which is not among the --public-key given`);
-  return verified;
+  // Problems with the checkpoints there are were named above; this is a chain with none to name.
+  if (signer.from === 'public-key' && verified === 0 && keyProblems.size === 0 && badSignatures === 0) {
+    const at = chain.first?.at ?? chain.firstAt;
+    v.fail(at, chain.id, null, 'signature', `no checkpoint of chain ${chain.id} is signed by a key given: nothing shows who wrote its ${plural(chain.hashes.count, 'record')}`);
+  }
+  return { verified, lastSeq };
 }
 
 /**
@@ -438,7 +456,7 @@ function checkGaps(v: Verifier, chain: Chain, allowPartial: boolean): void {
 }
 
 /** How each chain ends: shutdown, rotate, named by a successor, open, or truncated. */
-function checkEnds(v: Verifier, allowOpen: boolean): Map<string, ChainEnd> {
+function checkEnds(v: Verifier, allowOpen: boolean, given: Map<string, PublicKey>, signed: Map<string, Signed>): Map<string, ChainEnd> {
   const successors = new Map<string, Chain[]>();
   for (const c of v.chains.values()) {
     const previous = c.start?.record.previousChain;
@@ -479,7 +497,14 @@ function checkEnds(v: Verifier, allowOpen: boolean): Map<string, ChainEnd> {
       v.notices.push(`chain ${chain.id} ends at seq ${last} without a shutdown checkpoint (the replica was killed); its successor ${accounted.id} names seq ${named.seq}${last > named.seq ? `, and ${plural(last - named.seq, 'record')} after it are not covered by any checkpoint` : ''}`);
     } else if (allowOpen) {
       end = 'open';
-      v.notices.push(`chain ${chain.id} is open at seq ${last} (--allow-open)`);
+      const lastSigned = signed.get(chain.id)?.lastSeq ?? 0;
+      const unsigned =
+        lastSigned > 0 && last > lastSigned
+          ? `; ${plural(last - lastSigned, 'record')} after the last signed checkpoint (seq ${lastSigned}) ${last - lastSigned === 1 ? 'is' : 'are'} not signed yet`
+          : lastSigned === 0 && (given.size > 0 || chain.start?.key != null)
+            ? `; none of its ${plural(chain.hashes.count, 'record')} is covered by a signed checkpoint yet`
+            : '';
+      v.notices.push(`chain ${chain.id} is open at seq ${last} (--allow-open)${unsigned}`);
     } else {
       end = 'truncated';
       const what = lastCheckpoint !== undefined ? `an ${lastCheckpoint.fields.reason} checkpoint` : last === 1 && chain.start !== null ? 'its chain start' : 'a transaction';
@@ -579,14 +604,14 @@ export async function verifyAudit(options: VerifyOptions): Promise<VerifyResult>
   v.readNotices();
 
   const tally: Tally = { signedVerified: 0, keyIds: new Set(), keySource: new Set() };
-  const verifiedBy = new Map<string, number>();
+  const signed = new Map<string, Signed>();
   for (const chain of v.chains.values()) {
     checkGaps(v, chain, options.allowPartial === true);
-    const n = checkCheckpoints(v, chain, given, tally);
-    verifiedBy.set(chain.id, n);
-    tally.signedVerified += n;
+    const s = checkCheckpoints(v, chain, given, tally);
+    signed.set(chain.id, s);
+    tally.signedVerified += s.verified;
   }
-  const ends = checkEnds(v, allowOpen);
+  const ends = checkEnds(v, allowOpen, given, signed);
   let externalFound = 0;
   for (const record of external) {
     const index = v.names.length;
@@ -611,7 +636,7 @@ export async function verifyAudit(options: VerifyOptions): Promise<VerifyResult>
       records: c.hashes.count,
       transactions: c.transactions,
       checkpoints: c.checkpoints.length,
-      signedVerified: verifiedBy.get(c.id) ?? 0,
+      signedVerified: signed.get(c.id)?.verified ?? 0,
       end: ends.get(c.id) as ChainEnd,
     })),
     records: v.records,

@@ -118,6 +118,29 @@ t.test('a killed replica: its last records after the last checkpoint are account
   await failsOnce(t, { files: [writeLines(dir, 'run-1-cut.log', cut), files[1] as string] }, 'truncated', new RegExp(`chain ${killed.id} ends at seq 8 but its successor ${next.id} .* says it reached seq 12`));
 });
 
+t.test('--public-key: a chain that no checkpoint signed by a key given covers fails; --allow-open names the unsigned records', async (t) => {
+  const dir = tempDir(t);
+  const keys = makeKeys(dir);
+  // Made up whole: a chain start and records, no checkpoint ever reaches a signature check.
+  const invented = new SyntheticChain({ keys: null });
+  invented.txs(5);
+  const file = writeLines(dir, 'invented.log', invented.lines);
+  const f = await failsOnce(t, { files: [file], publicKeys: [keys.publicKeyFile], allowOpen: true }, 'signature', new RegExp(`no checkpoint of chain ${invented.id} is signed by a key given: nothing shows who wrote its 6 records`));
+  t.same({ line: f?.line, chain: f?.chain, seq: f?.seq }, { line: 1, chain: invented.id, seq: null });
+  // Beside a genuine chain, it still fails.
+  const genuine = writeLines(dir, 'genuine.log', signedChain(keys, 10).lines);
+  await failsOnce(t, { files: [genuine, file], publicKeys: [keys.publicKeyFile], allowOpen: true }, 'signature', /no checkpoint of chain .* is signed by a key given/);
+  // Without --public-key there is no key to hold it to: integrity only, as the output warns.
+  const integrity = await passes(t, { files: [file], allowOpen: true }, 'no --public-key');
+  t.match(integrity.notices.join('\n'), new RegExp(`chain ${invented.id} is open at seq 6 \\(--allow-open\\)`));
+
+  // A signed chain still being written: the records after its last signed checkpoint are named.
+  const open = signedChain(keys, 30);
+  const openFile = writeLines(dir, 'open.log', open.lines.slice(0, -2));
+  const r = await passes(t, { files: [openFile], publicKeys: [keys.publicKeyFile], allowOpen: true }, 'open, with --public-key');
+  t.match(r.notices.join('\n'), new RegExp(`chain ${open.id} is open at seq 33 \\(--allow-open\\); 10 records after the last signed checkpoint \\(seq 23\\) are not signed yet`));
+});
+
 t.test('edited: a changed byte', async (t) => {
   const dir = tempDir(t);
   const keys = makeKeys(dir);
