@@ -1,6 +1,9 @@
 // `gozargah audit verify`: every rule of "What `gozargah audit verify` checks" in
 // docs/decisions/0002-audit-evidence.md, over files given in any order (rotated files are often
-// listed newest first).
+// listed newest first). Stricter than it says in three places: a chain must begin at its start or
+// after a rotation (--allow-partial relaxes it), with --public-key every chain needs a checkpoint
+// a key given signed, and a later chain accounts for a killed run only when it is the next run of
+// the same bus and replica, started after it, and (with --public-key) signed.
 //
 // One pass over the lines: a record is checked against the hash of the record before it as soon
 // as both have been read, whichever came first; the hashes are kept by seq (seq-hashes.ts), so
@@ -108,6 +111,8 @@ class Chain {
   transactions = 0;
   /** the location of the largest seq */
   lastAt: Loc;
+  /** the line of the largest seq: its time, for a successor's claim */
+  lastLine = '';
   bus: string | null = null;
 
   readonly id: string;
@@ -169,6 +174,10 @@ class Verifier {
   }
 
   endFile(): void {
+    // A line is a slice of the text it was read in: copied, so that text is not held.
+    for (const { chain } of this.#fileChains.values()) {
+      if (chain.lastAt.file === this.#file) chain.lastLine = Buffer.from(chain.lastLine).toString();
+    }
     if (this.#crlf > 0) {
       this.fail({ file: this.#file, line: 1 }, null, null, 'edited', `${plural(this.#crlf, 'line ends', 'lines end')} in a carriage return: the file's line ends were converted (CRLF), so its bytes are not those written; records were checked without it, but audit files must be shipped byte for byte`);
     }
@@ -242,7 +251,10 @@ class Verifier {
     if (chain.first === null || seq < chain.first.seq) chain.first = { seq, at, prev: prev !== null };
 
     chain.hashes.set(seq, hash);
-    if (seq === chain.hashes.max) chain.lastAt = at;
+    if (seq === chain.hashes.max) {
+      chain.lastAt = at;
+      chain.lastLine = line;
+    }
     // The record after this one is checked against it now: a copy of that one is told by its hash.
     if (chain.unanchored.size > 0) chain.unanchored.delete(seq + 1);
     const waiting = chain.waiting.get(seq);
@@ -455,6 +467,43 @@ function checkGaps(v: Verifier, chain: Chain, allowPartial: boolean): void {
   }
 }
 
+/** The latest time a chain's records show (its chain start, checkpoints, and last record), or null. */
+function lastTime(chain: Chain): { ms: number; text: string } | null {
+  const times: string[] = chain.checkpoints.map((c) => c.fields.time);
+  if (chain.start !== null) times.push(chain.start.record.time);
+  const last = chain.lastLine === '' ? 'not a JSON object' : parseObject(chain.lastLine);
+  if (typeof last !== 'string') {
+    const time = last['type'] === undefined ? last['start'] : last['time'];
+    if (typeof time === 'string') times.push(time);
+  }
+  let latest: { ms: number; text: string } | null = null;
+  for (const text of times) {
+    const ms = Date.parse(text);
+    if (!Number.isNaN(ms) && (latest === null || ms > latest.ms)) latest = { ms, text };
+  }
+  return latest;
+}
+
+/**
+ * Why `next`, whose chain start names a record of `chain`, does not account for `chain` ending
+ * without a shutdown checkpoint; null when it does. The next run of the same replica of the same
+ * bus, started after the last record `chain` shows, and, with --public-key, signed: its chain
+ * start (so its "previousChain") is covered by a checkpoint a key given signed. The key id may
+ * differ: keys rotate across restarts.
+ */
+function notSuccessor(chain: Chain, next: Chain, given: Map<string, PublicKey>, signed: Map<string, Signed>): string | null {
+  const start = (next.start as NonNullable<Chain['start']>).record;
+  if (chain.bus === null) return `the bus of ${chain.id} is not known (neither its chain start nor a checkpoint of it is among the files)`;
+  if (start.bus !== chain.bus) return `it is a chain of bus ${start.bus}, not of ${chain.bus}`;
+  if (chain.start === null) return `the chain start of ${chain.id}, which names its replica, is not among the files given`;
+  if (start.replica !== chain.start.record.replica) return `it is a run of replica ${start.replica}, not of ${chain.start.record.replica}`;
+  const seen = lastTime(chain);
+  const began = Date.parse(start.time);
+  if (seen === null || Number.isNaN(began) || began <= seen.ms) return `it starts at ${start.time}, not after the last record of ${chain.id} (${seen?.text ?? 'no time'})`;
+  if (given.size > 0 && (signed.get(next.id)?.verified ?? 0) === 0) return 'no checkpoint of it is signed by a key given, so nothing shows the bus wrote its claim';
+  return null;
+}
+
 /** How each chain ends: shutdown, rotate, named by a successor, open, or truncated. */
 function checkEnds(v: Verifier, allowOpen: boolean, given: Map<string, PublicKey>, signed: Map<string, Signed>): Map<string, ChainEnd> {
   const successors = new Map<string, Chain[]>();
@@ -472,6 +521,8 @@ function checkEnds(v: Verifier, allowOpen: boolean, given: Map<string, PublicKey
 
     let accounted: Chain | null = null;
     let overshot = false;
+    /** chains that name this one but cannot account for its end, and why */
+    const rejected: string[] = [];
     for (const next of successors.get(chain.id) ?? []) {
       const named = next.start?.record.previousChain as { seq: number; hash: string };
       const at = next.start?.at as Loc;
@@ -480,9 +531,14 @@ function checkEnds(v: Verifier, allowOpen: boolean, given: Map<string, PublicKey
         v.fail(chain.lastAt, chain.id, last, 'truncated', `chain ${chain.id} ends at seq ${last} but its successor ${next.id} (${v.names[at.file]}:${at.line}) says it reached seq ${named.seq}: its last ${plural(named.seq - last, 'record')} were cut (or are in a file not given)`);
       } else if (chain.hashes.has(named.seq)) {
         if (chain.hashes.get(named.seq) !== named.hash) v.fail(at, next.id, 1, 'edited', `it names seq ${named.seq} of chain ${chain.id} with hash ${short(named.hash)}, but that record has hash ${short(chain.hashes.get(named.seq) as string)}: that record or this chain start was changed`);
-        else accounted = next;
+        else {
+          const why = notSuccessor(chain, next, given, signed);
+          if (why === null) accounted ??= next;
+          else rejected.push(`chain ${next.id} (${v.names[at.file]}:${at.line}) names it but is not its successor: ${why}`);
+        }
       }
     }
+    const notNamed = rejected.length === 0 ? 'no later chain names it' : rejected.join('; ');
     const lastCheckpoint = bySeq.get(last);
     const reason = lastCheckpoint?.fields.reason;
     let end: ChainEnd;
@@ -504,11 +560,11 @@ function checkEnds(v: Verifier, allowOpen: boolean, given: Map<string, PublicKey
           : lastSigned === 0 && (given.size > 0 || chain.start?.key != null)
             ? `; none of its ${plural(chain.hashes.count, 'record')} is covered by a signed checkpoint yet`
             : '';
-      v.notices.push(`chain ${chain.id} is open at seq ${last} (--allow-open)${unsigned}`);
+      v.notices.push(`chain ${chain.id} is open at seq ${last} (--allow-open)${unsigned}${rejected.length === 0 ? '' : `; ${notNamed}`}`);
     } else {
       end = 'truncated';
       const what = lastCheckpoint !== undefined ? `an ${lastCheckpoint.fields.reason} checkpoint` : last === 1 && chain.start !== null ? 'its chain start' : 'a transaction';
-      v.fail(chain.lastAt, chain.id, last, 'truncated', `chain ${chain.id} ends at seq ${last} with ${what}, not a shutdown or rotate checkpoint, and no later chain names it: records after it were cut, or the log is still being written (--allow-open)`);
+      v.fail(chain.lastAt, chain.id, last, 'truncated', `chain ${chain.id} ends at seq ${last} with ${what}, not a shutdown or rotate checkpoint, and ${notNamed}: records after it were cut, or the log is still being written (--allow-open)`);
     }
     ends.set(chain.id, end);
   }

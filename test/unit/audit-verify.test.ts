@@ -118,6 +118,62 @@ t.test('a killed replica: its last records after the last checkpoint are account
   await failsOnce(t, { files: [writeLines(dir, 'run-1-cut.log', cut), files[1] as string] }, 'truncated', new RegExp(`chain ${killed.id} ends at seq 8 but its successor ${next.id} .* says it reached seq 12`));
 });
 
+t.test('a fake successor does not hide a truncated tail', async (t) => {
+  const dir = tempDir(t);
+  const keys = makeKeys(dir);
+  const attacker = makeKeys(dir, 'attacker');
+  const rotated = makeKeys(dir, 'rotated');
+  const killed = new SyntheticChain({ keys, replica: 'dp-0' });
+  killed.txs(10);
+  killed.checkpoint();
+  const persisted = killed.head;
+  killed.txs(3);
+  // The 3 records after the checkpoint cut, and a chain made up to name the checkpoint.
+  const cut = writeLines(dir, 'run-1.log', killed.lines.slice(0, persisted.seq));
+  const later = Date.parse('2026-12-01T09:00:00.000Z');
+  const fake = (name: string, options: ConstructorParameters<typeof SyntheticChain>[0]): string => {
+    const c = new SyntheticChain({ previous: persisted, replica: 'dp-0', startMs: later, ...options });
+    c.txs(2);
+    c.shutdown();
+    return writeLines(dir, name, c.lines);
+  };
+  /** `files` fail: `chain`, ending at `end`, is truncated, and the chain naming it is not its successor, `why`. */
+  const truncated = async (files: string[], publicKeys: string[], why: RegExp, chain = killed.id, end = `seq ${persisted.seq} with an interval checkpoint`): Promise<void> => {
+    const r = await verifyAudit({ files, publicKeys });
+    t.notOk(r.ok, 'fails');
+    const f = r.failures.find((x) => x.kind === 'truncated' && x.chain === chain);
+    t.match(f?.message, new RegExp(`chain ${chain} ends at ${end}, not a shutdown or rotate checkpoint, and chain \\S+ \\(.*\\) names it but is not its successor: ${why.source}`), describe(r));
+    t.same(r.chains.find((c) => c.chain === chain)?.end, 'truncated');
+  };
+
+  // Without --public-key: the bus, the replica and the time must fit.
+  await truncated([cut, fake('other-replica.log', { keys: null, replica: 'dp-1' })], [], /it is a run of replica dp-1, not of dp-0/);
+  await truncated([cut, fake('other-bus.log', { keys: null, bus: 'internal' })], [], /it is a chain of bus internal, not of public/);
+  await truncated([cut, fake('earlier.log', { keys: null, startMs: Date.parse('2026-12-01T08:00:05.000Z') })], [], /it starts at 2026-12-01T08:00:05\.000Z, not after the last record of \S+ \(2026-12-01T08:00:10\.000Z\)/);
+  // With --public-key: the successor's chain start must be covered by a checkpoint a key given signed.
+  await truncated([cut, fake('unsigned.log', { keys: null })], [keys.publicKeyFile], /no checkpoint of it is signed by a key given/);
+  await truncated([cut, fake('own-key.log', { keys: attacker })], [keys.publicKeyFile], /no checkpoint of it is signed by a key given/);
+
+  // The real next run, under a rotated key: accounted for without the same key id.
+  const next = writeLines(dir, 'run-2.log', (() => {
+    const c = signedChain(rotated, 5, { previous: persisted, replica: 'dp-0', startMs: later });
+    return c.lines;
+  })());
+  const r = await passes(t, { files: [writeLines(dir, 'run-1-whole.log', killed.lines), next], publicKeys: [keys.publicKeyFile, rotated.publicKeyFile] }, 'a successor signed with the next key');
+  t.same(r.chains.find((c) => c.chain === killed.id)?.end, 'successor');
+  t.same(r.keyIds, [keys.signingKey.keyId, rotated.signingKey.keyId].sort());
+  // The killed run's last file alone, without its chain start: its replica cannot be compared.
+  const rotatedFile = new SyntheticChain({ keys, replica: 'dp-0' });
+  rotatedFile.txs(3);
+  rotatedFile.rotate();
+  rotatedFile.txs(3);
+  rotatedFile.checkpoint();
+  const head = rotatedFile.head;
+  rotatedFile.txs(2);
+  const successor = signedChain(keys, 3, { previous: head, replica: 'dp-0', startMs: later });
+  await truncated([writeLines(dir, 'tail.log', rotatedFile.files[1] as string[]), writeLines(dir, 'succ.log', successor.lines)], [keys.publicKeyFile], /the chain start of \S+, which names its replica, is not among the files given/, rotatedFile.id, 'seq 11 with a transaction');
+});
+
 t.test('--public-key: a chain that no checkpoint signed by a key given covers fails; --allow-open names the unsigned records', async (t) => {
   const dir = tempDir(t);
   const keys = makeKeys(dir);
