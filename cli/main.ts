@@ -24,8 +24,8 @@ const USAGE = `Usage:
                                                 transactions, outcomes and top providers, services and
                                                 clients of a period (UTC days, --to inclusive), from the
                                                 fleet's Redis or the dataplane's audit records
-  gozargah audit    verify FILE... [--public-key FILE]... [--checkpoints FILE]... [--allow-open]
-                    search --param NAME=VALUE --pseudonym-key FILE... [--from DAY] [--to DAY] FILE...
+  gozargah audit    verify FILE... [--public-key FILE]... [--checkpoints FILE]... [--allow-open] [--allow-partial]
+                    search --param NAME --pseudonym-key FILE... [--from DAY] [--to DAY] FILE... < VALUES
                     public-key --signing-key FILE
                                                 check the audit records' hash chain and signatures; find
                                                 the transactions that carried one person's ID; print the

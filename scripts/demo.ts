@@ -122,8 +122,8 @@ function evidence(buses: Bus[], keys: AuditKeys): void {
   const verify = spawnSync(NODE, [join(ROOT, 'cli/main.ts'), 'audit', 'verify', '--public-key', keys.publicKey, ...files], { encoding: 'utf8' });
   say(verify.stdout);
   if (verify.status !== 0) throw new Error(`gozargah audit verify failed: ${verify.stdout}${verify.stderr}`);
-  say('\n=== gozargah audit search --param nationalId=0012345678: who looked up this person (the ID itself is in no log) ===\n');
-  const search = spawnSync(NODE, [join(ROOT, 'cli/main.ts'), 'audit', 'search', '--param', 'nationalId=0012345678', '--pseudonym-key', keys.pseudonym, ...files], { encoding: 'utf8' });
+  say('\n=== echo 0012345678 | gozargah audit search --param nationalId: who looked up this person (the ID itself is in no log) ===\n');
+  const search = spawnSync(NODE, [join(ROOT, 'cli/main.ts'), 'audit', 'search', '--param', 'nationalId', '--pseudonym-key', keys.pseudonym, ...files], { encoding: 'utf8', input: '0012345678\n' });
   if (search.status !== 0) throw new Error(`gozargah audit search failed: ${search.stderr}`);
   // The table's head, its first rows (a burst test made many more), and its summary line.
   const rows = search.stdout.trimEnd().split('\n');
