@@ -127,8 +127,8 @@ await stop(b1);
 const externalCheckpoints = join(work, 'checkpoints.log');
 writeFileSync(externalCheckpoints, logs.flatMap((l) => l.split('\n')).filter((l) => l.includes('"msg":"audit checkpoint"')).join('\n'));
 
-function gozargah(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(NODE, [join(ROOT, 'cli/main.ts'), ...args], { encoding: 'utf8', timeout: 60_000 });
+function gozargah(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(NODE, [join(ROOT, 'cli/main.ts'), ...args], { encoding: 'utf8', timeout: 60_000, input });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 const verify = (given: string[], ...flags: string[]) => gozargah(['audit', 'verify', '--public-key', publicKeyFile, ...flags, ...given]);
@@ -273,7 +273,8 @@ t.test('a killed run: its successor accounts for its open end; without the succe
 });
 
 t.test('audit search finds every lookup of the ID, across replicas, runs, rotated files and days; no file or log has it in clear', async (t2) => {
-  const run = gozargah(['audit', 'search', '--param', `nationalId=${TARGET}`, '--pseudonym-key', pseudonymKey, '-o', 'json', ...files]);
+  // The ID on standard input, as the README says to: never on a command line.
+  const run = gozargah(['audit', 'search', '--param', 'nationalId', '--pseudonym-key', pseudonymKey, '-o', 'json', ...files], `${TARGET}\n`);
   t2.equal(run.code, 0, run.stderr);
   const found = JSON.parse(run.stdout) as { lookups?: unknown[] } | unknown[];
   const lookups = (Array.isArray(found) ? found : (found.lookups ?? [])) as Record<string, unknown>[];
