@@ -56,8 +56,8 @@ const loadOf = (target: Running, connections: number, seconds: number) => ({ url
 
 /**
  * All contenders run at once (an idle one costs nothing) and are measured in rounds, one after
- * the other: a noisy moment on a shared machine then touches every contender, not one, and each
- * round gives its own ratios.
+ * the other, every other round in reverse order: a noisy moment on a shared machine then touches
+ * every contender, not one, and each round gives its own ratios.
  */
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const agency = await startAgency(o.agency);
@@ -69,7 +69,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     if (o.warmupSeconds > 0) for (const target of started) await saturate(o.generator, loadOf(target, o.connections, o.warmupSeconds)); // JIT, pools
     const runs: LoadResult[][] = names.map(() => []);
     for (let round = 0; round < o.runs; round++) {
-      for (let i = 0; i < started.length; i++) runs[i]?.push(await saturate(o.generator, loadOf(started[i] as Running, o.connections, o.seconds)));
+      // Every other round in reverse order: a contender's place in the round (after a busy
+      // neighbour, with the agency's heap grown) then favours none of them.
+      const order = started.map((_, i) => i);
+      if (round % 2 === 1) order.reverse();
+      for (const i of order) runs[i]?.push(await saturate(o.generator, loadOf(started[i] as Running, o.connections, o.seconds)));
       o.log(`round ${round + 1}: ${names.map((name, i) => `${name} ${Math.round(runs[i]?.[round]?.rps ?? 0)}`).join(', ')} req/s`);
     }
     for (let i = 0; i < started.length; i++) {

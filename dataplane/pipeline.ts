@@ -397,7 +397,7 @@ export class Pipeline {
     const headers = downstreamHeaders(answer.headers, answer.status === 204 || answer.status === 304);
     headers['x-request-id'] = ex.tx.requestId;
     if (ex.tx.requestHash !== null) headers[REQUEST_HASH_HEADER] = ex.tx.requestHash;
-    return new Promise((resolve) => answer.body.pipeTo(new Relay(ex, answer, headers, this, resolve, this.evidence ? createHash('sha256') : null)));
+    return new Promise((resolve) => answer.body.pipeTo(new Relay(ex, answer, headers, this, resolve, this.evidence)));
   }
 
   /** For Relay: the answer broke off; `started` says whether any of it reached the client. */
@@ -532,16 +532,35 @@ class Relay implements BodySink {
   #done: () => void;
   #started = false;
   #bytes = 0;
-  /** the response hash, over the bytes as they go to the client */
-  #hash: Hash | null;
+  /** the response is hashed, over the bytes as they go to the client */
+  #hashing: boolean;
+  /** the only chunk so far: most answers come in one, hashed in one call at the end */
+  #first: Buffer | null = null;
+  /** from the second chunk on */
+  #hash: Hash | null = null;
 
-  constructor(ex: Exchange, answer: UpstreamAnswer, headers: Record<string, string | string[]>, pipeline: Pipeline, done: () => void, bodyHash: Hash | null) {
+  constructor(ex: Exchange, answer: UpstreamAnswer, headers: Record<string, string | string[]>, pipeline: Pipeline, done: () => void, hashing: boolean) {
     this.#ex = ex;
     this.#answer = answer;
     this.#headers = headers;
     this.#pipeline = pipeline;
     this.#done = done;
-    this.#hash = bodyHash;
+    this.#hashing = hashing;
+  }
+
+  #update(chunk: Buffer): void {
+    if (this.#hash !== null) this.#hash.update(chunk);
+    else if (this.#first === null) this.#first = chunk;
+    else {
+      this.#hash = createHash('sha256').update(this.#first).update(chunk);
+      this.#first = null;
+    }
+  }
+
+  /** SHA-256 of the bytes sent so far. */
+  #digest(): string {
+    if (this.#hash !== null) return this.#hash.digest('hex');
+    return this.#first === null ? EMPTY_BODY_HASH : hash('sha256', this.#first);
   }
 
   #start(): void {
@@ -552,7 +571,7 @@ class Relay implements BodySink {
   data(chunk: Buffer): boolean {
     if (!this.#started) this.#start();
     this.#bytes += chunk.length;
-    this.#hash?.update(chunk);
+    if (this.#hashing) this.#update(chunk);
     if (this.#ex.res.write(chunk)) return true;
     this.#ex.res.once('drain', () => this.#answer.body.resume());
     return false;
@@ -562,7 +581,7 @@ class Relay implements BodySink {
     if (!this.#started) this.#start();
     this.#ex.res.end();
     this.#ex.tx.responseBytes = this.#bytes;
-    if (this.#hash !== null) this.#ex.tx.responseHash = this.#hash.digest('hex');
+    if (this.#hashing) this.#ex.tx.responseHash = this.#digest();
     const status = this.#answer.status;
     this.#pipeline.verdict(this.#ex, status);
     this.#pipeline.end(this.#ex, status, outcomeOf(status));
@@ -574,7 +593,7 @@ class Relay implements BodySink {
     if (this.#bytes === 0 && bodiless(this.#answer.status, err)) return this.end();
     this.#ex.tx.responseBytes = this.#bytes;
     // What reached the client before the cut, when anything did.
-    if (this.#hash !== null && this.#started) this.#ex.tx.responseHash = this.#hash.digest('hex');
+    if (this.#hashing && this.#started) this.#ex.tx.responseHash = this.#digest();
     this.#pipeline.relayBroken(this.#ex, err, this.#started);
     this.#done();
   }

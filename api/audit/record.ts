@@ -45,9 +45,9 @@ export function chainHash(prev: string, canonical: string): string {
  * evidence members. Returns the whole line (no newline) and its hash.
  */
 export function seal(body: string, chain: string, seq: number, prevHash: string, carryPrev: boolean): { line: string; hash: string } {
-  const canonical = `${body}${carryPrev ? `,"prev":"${prevHash}"` : ''},"chain":"${chain}","seq":${seq}}`;
-  const h = chainHash(prevHash, canonical);
-  return { line: `${canonical.slice(0, -1)}${HASH_MEMBER}${h}"}`, hash: h };
+  const members = `${body}${carryPrev ? `,"prev":"${prevHash}"` : ''},"chain":"${chain}","seq":${seq}`;
+  const h = chainHash(prevHash, `${members}}`);
+  return { line: `${members}${HASH_MEMBER}${h}"}`, hash: h };
 }
 
 /** The canonical bytes of a sealed line: the line without its hash member. */
