@@ -1,4 +1,5 @@
-// Reads -f arguments: files and directories (recursively), YAML and JSON.
+// Reads -f arguments: files and directories (recursively), YAML and JSON, and `-` for standard
+// input (so `helm template ... | gozargah validate -f -` works).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ManifestFile } from '../compiler/index.ts';
@@ -17,6 +18,13 @@ export function readManifestFiles(paths: readonly string[]): ManifestFile[] {
       files.push({ name: path, text: readFileSync(path, 'utf8') });
     }
   };
-  for (const p of paths) visit(p, true);
+  let stdinRead = false;
+  for (const p of paths) {
+    if (p !== '-') visit(p, true);
+    else if (!stdinRead) {
+      stdinRead = true;
+      files.push({ name: '<stdin>', text: readFileSync(0, 'utf8') });
+    }
+  }
   return files;
 }

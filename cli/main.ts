@@ -4,6 +4,7 @@
 //   gozargah compile  -f PATH... [-o json|yaml]   the snapshots and statuses
 //   gozargah report   --redis URL | --audit FILE...  the bus's figures for a month or range of days
 //   gozargah audit    verify | search | public-key    the audit records' evidence (cli/audit/)
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type * as Yaml from 'yaml';
 import type * as Compiler from '../compiler/index.ts';
@@ -30,10 +31,41 @@ const USAGE = `Usage:
                                                 check the audit records' hash chain and signatures; find
                                                 the transactions that carried one person's ID; print the
                                                 key that verifies them (gozargah audit --help for more)
-PATH is a YAML/JSON file or a directory (read recursively). Secrets may use data or stringData.
+  gozargah --version                            the version
+PATH is a YAML/JSON file, a directory (read recursively) or - (standard input, e.g.
+helm template ... | gozargah validate -f -). Secrets may use data or stringData.
 report: --redis defaults to $GOZARGAH_REDIS_URL, the password to $GOZARGAH_REDIS_PASSWORD; audit
 FILE may be .gz or - (standard input); without --bus every bus is reported together; --top 10.
 Exit 2 on a usage error, an unreachable Redis, an unreadable file or an unknown bus.`;
+
+/** `gozargah COMMAND --help`: the command's lines of USAGE. */
+const COMMAND_USAGE: Record<string, string> = {
+  validate: `Usage: gozargah validate -f PATH [-f PATH...]
+  Checks ServiceProvider, InquiryRoute and ClientBinding manifests as the operator would: a table
+  of every object with its Accepted and ResolvedRefs conditions and the reason of the first that
+  fails, then warnings. PATH is a YAML/JSON file, a directory (read recursively) or - (standard
+  input). Exit 0 when every object is accepted; 1 when one is not, a document cannot be read, a
+  kind or apiVersion meant for gozargah.io is misspelt, or no Gozargah object is found; 2 on a
+  usage error.`,
+  report: `Usage: gozargah report (--redis URL [--redis-password-file FILE] | --audit FILE [FILE...])
+                       (--month YYYY-MM | --from YYYY-MM-DD --to YYYY-MM-DD)
+                       [--bus BUS] [--top N] [-o table|markdown|csv|json]
+  The bus's figures for a UTC month or range of days (--to inclusive): transactions, outcomes,
+  active and top providers, services and clients, refusals by code; from the fleet's Redis
+  (--redis, default $GOZARGAH_REDIS_URL; the password from --redis-password-file or
+  $GOZARGAH_REDIS_PASSWORD) or the dataplane's audit files (.gz, or - for standard input).
+  Without --bus every bus is reported together; --top 10. Exit 2 on a usage error, an
+  unreachable Redis, an unreadable file or an unknown bus.`,
+  compile: `Usage: gozargah compile -f PATH [-f PATH...] [-o json|yaml]
+  Prints what the operator would publish: the dataplane snapshot of every bus and the status of
+  every object. PATH as for validate. Exit 1 when an object is not accepted, 2 on a usage error.`,
+};
+
+/** The version in package.json, beside the sources (in the image too). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `gozargah ${pkg.version} (Node ${process.version})`;
+}
 
 class UsageError extends Error {}
 
@@ -90,7 +122,7 @@ function validate(paths: string[]): number {
   for (const p of problems) process.stderr.write(`error: ${p}\n`);
   // Nothing to check is a mistake too (a wrong path, every kind misspelt): never "All 0 accepted".
   if (statuses.length === 0) {
-    process.stdout.write(`No ServiceProvider, InquiryRoute or ClientBinding found in ${paths.join(', ')}${problems.length > 0 ? `; ${problems.length} document(s) with errors` : ''}.\n`);
+    process.stdout.write(`No ServiceProvider, InquiryRoute or ClientBinding found in ${paths.map((p) => (p === '-' ? 'standard input' : p)).join(', ')}${problems.length > 0 ? `; ${problems.length} document(s) with errors` : ''}.\n`);
     return 1;
   }
   const rows = statuses.map((s) => {
@@ -135,6 +167,15 @@ export async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? 2 : 0;
+  }
+  if (command === '--version' || command === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const usage = COMMAND_USAGE[command];
+  if (usage !== undefined && rest.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
   }
   try {
     if (command === 'report') return await report(rest);

@@ -20,7 +20,12 @@ interface Run {
 }
 
 function gozargah(...args: string[]): Run {
-  const run = spawnSync(NODE, ['cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  return gozargahWith(undefined, ...args);
+}
+
+/** With `input` on standard input. */
+function gozargahWith(input: string | undefined, ...args: string[]): Run {
+  const run = spawnSync(NODE, ['cli/main.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, input });
   if (run.error !== undefined) throw run.error;
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
@@ -157,4 +162,33 @@ t.test('usage errors exit 2', async (t) => {
   const noCommand = gozargah();
   t.equal(noCommand.status, 2);
   t.match(noCommand.stdout, 'Usage:');
+});
+
+t.test('-f - reads standard input: the examples piped in are all accepted; a misspelt kind is named', async (t2) => {
+  const piped = readdirSync(join(ROOT, 'examples'))
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => `${readFileSync(join(ROOT, 'examples', f), 'utf8')}\n---\n`)
+    .join('');
+  const ok = gozargahWith(piped, 'validate', '-f', '-');
+  t2.equal(ok.status, 0, ok.stderr);
+  t2.match(ok.stdout, `All ${exampleObjects().length} objects accepted.`);
+  t2.match(ok.stdout, /<stdin>#\d+/, 'the FILE column names standard input and the document');
+  const typo = gozargahWith('apiVersion: gozargah.io/v1alpha1\nkind: ClientBindng\nmetadata: { name: x, namespace: y }\n', 'validate', '-f', '-');
+  t2.equal(typo.status, 1);
+  t2.match(typo.stderr, /<stdin> \(document 1\): .*ClientBinding/);
+  const empty = gozargahWith('', 'validate', '-f', '-');
+  t2.equal(empty.status, 1);
+  t2.match(empty.stdout, /found in standard input/);
+});
+
+t.test('--version, and --help for each command', async (t2) => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const v = gozargah('--version');
+  t2.equal(v.status, 0);
+  t2.match(v.stdout, `gozargah ${pkg.version} (Node v24.`);
+  for (const command of ['validate', 'compile', 'report', 'audit']) {
+    const help = gozargah(command, '--help');
+    t2.equal(help.status, 0, `${command} --help: ${help.stderr}`);
+    t2.match(help.stdout, new RegExp(`^Usage:?\\s[^]*gozargah ${command === 'audit' ? 'audit verify' : command}`), `${command} --help prints its usage`);
+  }
 });
