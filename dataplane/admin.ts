@@ -86,10 +86,10 @@ export function createAdminServer(deps: AdminDeps): Server {
       case '/metrics':
         return deps.metering.serveMetrics(req, res);
       case '/healthz':
-        return json(res, 200, { status: 'ok', audit: deps.metering.auditStatus(), accounting: deps.accounting.status() });
+        return json(res, 200, { status: 'ok', warnings: deps.loader.warnings, audit: deps.metering.auditStatus(), accounting: deps.accounting.status() });
       case '/readyz': {
         const ready = deps.loader.ready && !deps.draining() && deps.metering.auditAvailable() && deps.accounting.settled() && deps.accounting.available();
-        return json(res, ready ? 200 : 503, { ready, draining: deps.draining(), generation: deps.pipeline.runtime?.generation ?? null, audit: deps.metering.auditStatus(), accounting: deps.accounting.status() });
+        return json(res, ready ? 200 : 503, { ready, draining: deps.draining(), generation: deps.pipeline.runtime?.generation ?? null, warnings: deps.loader.warnings, audit: deps.metering.auditStatus(), accounting: deps.accounting.status() });
       }
       case '/config':
         return json(res, 200, configView(deps));

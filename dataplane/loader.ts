@@ -18,9 +18,13 @@ export class Loader {
   /** true once a snapshot is in force */
   ready = false;
   lastError: string | null = null;
+  /** what is in force but likely a mistake, for /readyz and /healthz (a bus that serves no route) */
+  warnings: string[] = [];
+  #bus: string;
 
   /** onLoaded: told of every snapshot swapped in (cluster mode reports it to the operator) */
-  constructor(pipeline: Pipeline, metering: Metering, accounting: Accounting, log: Log, onLoaded: (generation: number, hash: string) => void = () => {}) {
+  constructor(bus: string, pipeline: Pipeline, metering: Metering, accounting: Accounting, log: Log, onLoaded: (generation: number, hash: string) => void = () => {}) {
+    this.#bus = bus;
     this.#pipeline = pipeline;
     this.#state = new RuntimeState(accounting);
     this.#metering = metering;
@@ -36,6 +40,7 @@ export class Loader {
     const problems = checkSnapshot(candidate.snapshot);
     if (problems.length > 0) return this.refuse(candidate.origin, `invalid snapshot: ${problems.slice(0, 5).join('; ')}`);
     const snapshot = candidate.snapshot as Snapshot;
+    this.#noteEmpty(snapshot, candidate);
     const current = this.#pipeline.runtime;
     if (current !== null && current.snapshot.hash === snapshot.hash) {
       // Nothing to swap; but the source is valid again (a broken file put back as it was), so
@@ -63,6 +68,21 @@ export class Loader {
     this.#log({ level: 'info', msg: 'snapshot loaded', origin: candidate.origin, generation: candidate.generation, hash: snapshot.hash, routes: snapshot.routes.length, bindings: snapshot.bindings.length });
     this.#onLoaded(candidate.generation, snapshot.hash);
   };
+
+  /** A bus with no route serves nothing: said once per change, at start and in /readyz, with the buses the source does have. */
+  #noteEmpty(snapshot: Snapshot, candidate: Candidate): void {
+    if (snapshot.routes.length > 0) {
+      this.warnings = [];
+      return;
+    }
+    const others = (candidate.buses ?? []).filter((b) => b !== this.#bus);
+    const warning =
+      others.length > 0
+        ? `bus ${this.#bus} serves no route: no object is for it (the source has ${others.join(', ')}; is --bus misspelt?)`
+        : `bus ${this.#bus} serves no route: no InquiryRoute lists it in spec.buses yet (or --bus is misspelt)`;
+    if (this.warnings[0] !== warning) this.#log({ level: 'warn', msg: warning, bus: this.#bus, ...(candidate.buses === undefined ? {} : { busesInSource: candidate.buses }) });
+    this.warnings = [warning];
+  }
 
   refuse = (origin: string, message: string): void => {
     this.lastError = message;

@@ -208,7 +208,7 @@ async function main(): Promise<void> {
   pipeline = new Pipeline({ metering, accounting, evidence: args.auditEvidence, pseudonymKey: keys.pseudonym });
   const cluster = await clusterMode(args);
   const loaded = pipeline;
-  loader = new Loader(pipeline, metering, accounting, log, (generation, hash) => {
+  loader = new Loader(args.bus, pipeline, metering, accounting, log, (generation, hash) => {
     const runtime = loaded.runtime;
     if (cluster !== null && runtime !== null && runtime.snapshot.hash === hash) cluster.loaded(generation, runtime.snapshot);
   });

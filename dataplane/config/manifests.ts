@@ -150,11 +150,8 @@ export class ManifestsSource implements ConfigSource {
         }
       }
       const snapshot = snapshots[this.#bus] ?? emptySnapshot(this.#bus);
-      // A misspelt --bus would serve nothing without a word: name the buses the files do have.
-      if (snapshots[this.#bus] === undefined && Object.keys(snapshots).length > 0) {
-        this.#log({ level: 'warn', msg: 'no object in the manifests is for this bus; it serves nothing', bus: this.#bus, busesInManifests: Object.keys(snapshots).sort() });
-      }
-      deliver({ snapshot, generation: ++this.#generation, origin: this.#dir });
+      // A bus with no route is said by the loader, naming these (a misspelt --bus serves nothing).
+      deliver({ snapshot, generation: ++this.#generation, origin: this.#dir, buses: Object.keys(snapshots).sort() });
     };
     this.#watch([this.#dir], changed);
     load();

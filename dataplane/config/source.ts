@@ -9,6 +9,8 @@ export interface Candidate {
   generation: number;
   /** where it came from, for logs */
   origin: string;
+  /** every bus the source has objects for, when it knows (manifests do; the cluster's Secrets are per bus) */
+  buses?: string[];
 }
 
 export interface ConfigSource {

@@ -316,7 +316,7 @@ const accounting = new Accounting({ bus: 'default', replica: 'fuzz', redis: null
 const metering = new Metering({ bus: 'default', auditLog: join(auditDir, 'audit.jsonl'), auditQueueBytes: 1 << 20, auditUnavailable: 'serve', log: () => {}, gauges: () => ({ generation: 0, openBreakers: new Map(), quotas: [] }), accounting, chain: null, checkpointMs: 10_000, checkpointed: () => {} });
 const pipeline = new Pipeline({ metering, accounting, evidence: true, pseudonymKey: null });
 const refusals: string[] = [];
-const loader = new Loader(pipeline, metering, accounting, (r) => {
+const loader = new Loader('default', pipeline, metering, accounting, (r) => {
   if (r['level'] === 'error') refusals.push(String(r['error']));
 });
 t.teardown(async () => {
