@@ -1,6 +1,6 @@
 // ClientBinding: one client organization's (or one of its systems') identity and grants.
 import { Type, type Static } from '@sinclair/typebox';
-import { BusName, Conditions, DNS_LABEL, describe, LabelSelector, LocalObjectReference, Name, Resource, Strict } from './common.ts';
+import { BusName, Conditions, DNS_LABEL, describe, LabelSelector, Name, Resource, SecretReference, Strict } from './common.ts';
 import { cel } from './cel.ts';
 import { cidrProblem, RFC3339 } from '../snapshot/servable.ts';
 
@@ -12,23 +12,29 @@ export const SUBJECT = `^ *${DN_ATTRIBUTE}( *[,+] *${DN_ATTRIBUTE})*$`;
 
 export const SHA256_FINGERPRINT = '^[A-Fa-f0-9]{2}(:?[A-Fa-f0-9]{2}){31}$';
 
-export const ApiKeys = Strict({
-  secretRef: describe(
-    LocalObjectReference,
-    'Secret in the binding\'s namespace; every entry of its data is one valid API key, so a new key can be added before the old one is removed.',
-  ),
-});
+export const ApiKeys = Strict(
+  {
+    secretRef: describe(
+      SecretReference,
+      'Secret in the binding\'s namespace; every entry of its data is one valid API key, so a new key can be added before the old one is removed.',
+    ),
+  },
+  { description: 'API keys the client sends in the x-api-key header (16 characters or more, no whitespace); the dataplane keeps only their SHA-256.' },
+);
 
-export const Certificates = Strict({
-  fingerprints: Type.Optional(Type.Array(Type.String({ pattern: SHA256_FINGERPRINT }), {
-    maxItems: 16,
-    description: 'SHA-256 fingerprints of accepted client certificates (hex, colons optional).',
-  })),
-  subjects: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 1024, pattern: SUBJECT }), {
-    maxItems: 16,
-    description: 'Accepted certificate subjects, e.g. CN=snapp-dispatch,O=Snapp (verified against the bus\'s client CA).',
-  })),
-});
+export const Certificates = Strict(
+  {
+    fingerprints: Type.Optional(Type.Array(Type.String({ pattern: SHA256_FINGERPRINT }), {
+      maxItems: 16,
+      description: 'SHA-256 fingerprints of accepted client certificates (hex, colons optional).',
+    })),
+    subjects: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 1024, pattern: SUBJECT }), {
+      maxItems: 16,
+      description: 'Accepted certificate subjects, e.g. CN=snapp-dispatch,O=Snapp (verified against the bus\'s client CA).',
+    })),
+  },
+  { description: 'Client certificates (mTLS) that identify the client: by SHA-256 fingerprint, or by subject when the bus verifies certificates against its client CA (--client-ca). A certificate matching either is the client\'s.' },
+);
 
 interface CredentialsShape {
   apiKeys?: unknown;
@@ -41,6 +47,7 @@ export const Credentials = Strict(
     certificates: Type.Optional(Certificates),
   },
   {
+    description: 'How the client authenticates: API keys, client certificates, or both; at least one is required. A key or certificate belongs to one binding: when two hold the same, the newer binding is refused whole (KeyConflict).',
     'x-kubernetes-validations': [
       cel<CredentialsShape>(
         'has(self.apiKeys) || (has(self.certificates) && ((has(self.certificates.fingerprints) && size(self.certificates.fingerprints) > 0) || (has(self.certificates.subjects) && size(self.certificates.subjects) > 0)))',
@@ -56,7 +63,7 @@ export const Credentials = Strict(
 
 export const RouteSelector = Strict(
   {
-    name: Type.Optional(Name),
+    name: Type.Optional(describe(Name, 'Name of one InquiryRoute. Exactly one of name and selector is set.')),
     namespace: Type.Optional(Type.String({ pattern: DNS_LABEL, maxLength: 63, description: 'Defaults to the binding\'s namespace.' })),
     selector: Type.Optional(describe(LabelSelector, 'Every InquiryRoute (in namespace, or in any namespace when namespace is unset) with matching labels.')),
   },
@@ -73,10 +80,11 @@ export const RouteSelector = Strict(
 
 export const RateLimit = Strict(
   {
-    requestsPerSecond: Type.Integer({ minimum: 1, maximum: 1000000 }),
+    requestsPerSecond: Type.Integer({ minimum: 1, maximum: 1000000, description: 'Sustained rate, in requests per second: the rate at which the bucket refills.' }),
     burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000000, description: 'Bucket size; defaults to requestsPerSecond.' })),
   },
   {
+    description: 'A token bucket over all the client\'s calls on the bus; excess calls get 429 rate_limited with Retry-After. Shared by the fleet when the dataplane counts in Redis, per replica otherwise. Unlimited when unset.',
     'x-kubernetes-validations': [
       cel<{ requestsPerSecond: number; burst?: number }>(
         '!has(self.burst) || self.burst >= self.requestsPerSecond',
@@ -87,17 +95,33 @@ export const RateLimit = Strict(
   },
 );
 
-export const Quota = Strict({
-  requests: Type.Integer({ minimum: 1, maximum: 1e12 }),
-  period: Type.Union([Type.Literal('Day'), Type.Literal('Month')], { description: 'Calendar day or month, UTC.' }),
-});
+export const Quota = Strict(
+  {
+    requests: Type.Integer({ minimum: 1, maximum: 1e12, description: 'Requests allowed per period.' }),
+    period: Type.Union([Type.Literal('Day'), Type.Literal('Month')], { description: 'Calendar day or month, UTC.' }),
+  },
+  {
+    description: 'Requests allowed per UTC day or month; once spent, calls get 429 quota_exhausted until the period ends. Only calls the agency answered are charged. Counted for the whole fleet when the dataplane counts in Redis, per replica otherwise. Unlimited when unset.',
+  },
+);
 
 export const Validity = Strict(
   {
-    notBefore: Type.Optional(Type.String({ format: 'date-time', pattern: RFC3339, maxLength: 64 })),
-    notAfter: Type.Optional(Type.String({ format: 'date-time', pattern: RFC3339, maxLength: 64 })),
+    notBefore: Type.Optional(Type.String({
+      format: 'date-time',
+      pattern: RFC3339,
+      maxLength: 64,
+      description: 'The first instant the binding is valid, in RFC 3339, e.g. 2026-01-01T00:00:00Z. No lower bound when unset.',
+    })),
+    notAfter: Type.Optional(Type.String({
+      format: 'date-time',
+      pattern: RFC3339,
+      maxLength: 64,
+      description: 'The last instant the binding is valid, in RFC 3339; later than notBefore. No upper bound when unset.',
+    })),
   },
   {
+    description: 'When the binding is valid; outside this window its calls get 401 binding_expired. Always valid when unset.',
     'x-kubernetes-validations': [
       cel<{ notBefore?: string; notAfter?: string }>(
         '!has(self.notBefore) || !has(self.notAfter) || timestamp(self.notAfter) > timestamp(self.notBefore)',
@@ -121,19 +145,27 @@ export const MAX_SELECTOR_ROUTES = 8;
 
 export const ClientBindingSpec = Strict(
   {
-  client: Strict({
-    id: Type.String({ minLength: 1, maxLength: 63, pattern: DNS_LABEL, description: 'Stable id of the client organization, used in metering and reports.' }),
-    displayName: Type.String({ minLength: 1, maxLength: 256 }),
-  }),
+  client: Strict(
+    {
+      id: Type.String({ minLength: 1, maxLength: 63, pattern: DNS_LABEL, description: 'Stable id of the client organization, used in metering and reports.' }),
+      displayName: Type.String({ minLength: 1, maxLength: 256, description: 'The client\'s name for people, e.g. Snapp (ride-hailing).' }),
+    },
+    { description: 'Who calls: the client organization, or one of its systems.' },
+  ),
   bus: { ...BusName, default: 'default' },
   credentials: Credentials,
-  routes: Type.Array(RouteSelector, { minItems: 1, maxItems: 1024 }),
+  routes: Type.Array(RouteSelector, {
+    minItems: 1,
+    maxItems: 1024,
+    description: `The InquiryRoutes the client asks for, one by name or many by label selector (at most ${MAX_SELECTOR_ROUTES} selector entries). A route is granted when it is on the binding's bus and its access policy admits the binding; status.routes counts granted/requested.`,
+  }),
   rateLimit: Type.Optional(RateLimit),
   quota: Type.Optional(Quota),
   sourceCIDRs: Type.Optional(Type.Array(CIDR, { maxItems: 64, description: 'Addresses the client may call from; any when unset.' })),
   validity: Type.Optional(Validity),
   },
   {
+    description: 'The client\'s identity, its credentials, the routes it asks for, and its limits.',
     'x-kubernetes-validations': [
       cel<{ routes: { selector?: unknown }[] }>(
         `self.routes.filter(r, has(r.selector)).size() <= ${MAX_SELECTOR_ROUTES}`,
@@ -144,21 +176,31 @@ export const ClientBindingSpec = Strict(
   },
 );
 
-export const ClientBindingStatus = Strict({
-  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
-  conditions: Type.Optional(Conditions),
-  routes: Type.Optional(Type.String({ description: 'granted/requested routes, e.g. 2/3.' })),
-  grantedRoutes: Type.Optional(Type.Array(Type.String(), { maxItems: 10000, description: 'namespace/name of each route granted.' })),
-  usage: Type.Optional(Strict({
-    period: Type.String({ description: 'Current quota period, e.g. 2026-11 or 2026-11-23.' }),
-    requests: Type.Integer({ minimum: 0, description: 'Requests the whole fleet charged to the quota this period (the operator reads them from Redis).' }),
-    // Optional so an operator of the previous version, still leading during an upgrade, can write.
-    limit: Type.Optional(Type.Integer({ minimum: 1, description: 'The quota: spec.quota.requests.' })),
-    quota: Type.String({ description: 'used/limit, for kubectl.' }),
-    updated: Type.Optional(Type.String({ format: 'date-time', pattern: RFC3339, maxLength: 64, description: 'When requests last changed (or the period started).' })),
-  })),
-});
+export const ClientBindingStatus = Strict(
+  {
+    observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'The metadata.generation the operator last compiled; the status describes that generation.' })),
+    conditions: Type.Optional(Conditions),
+    routes: Type.Optional(Type.String({ description: 'granted/requested routes, e.g. 2/3.' })),
+    grantedRoutes: Type.Optional(Type.Array(Type.String(), { maxItems: 10000, description: 'namespace/name of each route granted.' })),
+    usage: Type.Optional(Strict({
+      period: Type.String({ description: 'Current quota period, e.g. 2026-11 or 2026-11-23.' }),
+      requests: Type.Integer({ minimum: 0, description: 'Requests the whole fleet charged to the quota this period (the operator reads them from Redis).' }),
+      // Optional so an operator of the previous version, still leading during an upgrade, can write.
+      limit: Type.Optional(Type.Integer({ minimum: 1, description: 'The quota: spec.quota.requests.' })),
+      quota: Type.String({ description: 'used/limit, for kubectl.' }),
+      updated: Type.Optional(Type.String({ format: 'date-time', pattern: RFC3339, maxLength: 64, description: 'When requests last changed (or the period started).' })),
+    }, {
+      description: 'The quota used this period, as the fleet counted it in Redis (0 without --redis); set only when spec.quota is.',
+    })),
+  },
+  { description: 'What the operator observed, written by it: never set by hand.' },
+);
 
-export const ClientBinding = Resource('ClientBinding', ClientBindingSpec, ClientBindingStatus);
+export const ClientBinding = Resource(
+  'ClientBinding',
+  ClientBindingSpec,
+  ClientBindingStatus,
+  'ClientBinding (cb): one client\'s identity on a bus, the routes it is granted, and its limits.',
+);
 export type ClientBinding = Static<typeof ClientBinding>;
 export type ClientBindingSpec = Static<typeof ClientBindingSpec>;

@@ -38,20 +38,35 @@ export const Duration = Type.String({
 });
 
 export const LocalObjectReference = Strict({
-  name: Name,
+  name: describe(Name, 'Name of the referenced object, in the same namespace as this one.'),
+});
+
+const SecretName = describe(
+  Name,
+  `Name of the Secret, in the same namespace as this object. It must carry the label ${CREDENTIALS_LABEL}: "true": the operator reads only labelled Secrets.`,
+);
+
+/** A Secret in the referrer's namespace, by name. */
+export const SecretReference = Strict({
+  name: SecretName,
 });
 
 export const SecretKeyReference = Strict({
-  name: Name,
+  name: SecretName,
   key: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'Key inside the Secret.' })),
 });
 
 export const StringMap = Type.Record(Type.String(), Type.String({ maxLength: 63 }));
 
 export const LabelSelectorRequirement = Strict({
-  key: Type.String({ minLength: 1, maxLength: 317 }),
-  operator: Type.Union([Type.Literal('In'), Type.Literal('NotIn'), Type.Literal('Exists'), Type.Literal('DoesNotExist')]),
-  values: Type.Optional(Type.Array(Type.String({ maxLength: 63 }), { maxItems: 64 })),
+  key: Type.String({ minLength: 1, maxLength: 317, description: 'The label key the requirement applies to, e.g. gozargah.io/category.' }),
+  operator: Type.Union([Type.Literal('In'), Type.Literal('NotIn'), Type.Literal('Exists'), Type.Literal('DoesNotExist')], {
+    description: 'In: the label is present with one of values. NotIn: the label is absent or has none of values. Exists / DoesNotExist: the label is present / absent, whatever its value.',
+  }),
+  values: Type.Optional(Type.Array(Type.String({ maxLength: 63 }), {
+    maxItems: 64,
+    description: 'The label values In and NotIn compare with (at most 64); ignored by Exists and DoesNotExist.',
+  })),
 });
 
 /**
@@ -59,25 +74,46 @@ export const LabelSelectorRequirement = Strict({
  * every route stays cheap: see compiler/selectors.ts and test/unit/compile-bounds.test.ts.
  */
 export const LabelSelector = Strict({
-  matchLabels: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 63 }), { maxProperties: 8 })),
-  matchExpressions: Type.Optional(Type.Array(LabelSelectorRequirement, { maxItems: 8 })),
+  matchLabels: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 63 }), {
+    maxProperties: 8,
+    description: 'Labels the object must carry, each with exactly the value given (at most 8). ANDed with matchExpressions; a selector with neither matches every object.',
+  })),
+  matchExpressions: Type.Optional(Type.Array(LabelSelectorRequirement, {
+    maxItems: 8,
+    description: 'Label requirements the object must all meet (at most 8), ANDed with matchLabels.',
+  })),
 });
 export type LabelSelector = Static<typeof LabelSelector>;
 
-export const ConditionStatus = Type.Union([Type.Literal('True'), Type.Literal('False'), Type.Literal('Unknown')]);
+export const ConditionStatus = Type.Union([Type.Literal('True'), Type.Literal('False'), Type.Literal('Unknown')], {
+  description: 'Status of the condition: True, False or Unknown.',
+});
 
+/** One condition, worded as metav1.Condition and the Gateway API word theirs. */
 export const Condition = Strict({
-  type: Type.String({ minLength: 1, maxLength: 316 }),
+  type: Type.String({ minLength: 1, maxLength: 316, description: 'Type of the condition, in CamelCase: Accepted, ResolvedRefs, Programmed or Ready.' }),
   status: ConditionStatus,
-  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
-  lastTransitionTime: Type.String({ format: 'date-time' }),
-  reason: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' }),
-  message: Type.String({ maxLength: 32768 }),
+  observedGeneration: Type.Optional(Type.Integer({
+    minimum: 0,
+    description: 'The metadata.generation the condition was set for. When it is lower than the object\'s current metadata.generation, the condition is out of date.',
+  })),
+  lastTransitionTime: Type.String({
+    format: 'date-time',
+    description: 'When the condition last changed status (True, False or Unknown); a new reason or message with the same status keeps this time.',
+  }),
+  reason: Type.String({
+    minLength: 1,
+    maxLength: 1024,
+    pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
+    description: 'A programmatic identifier, in CamelCase, of why the condition last changed, e.g. Accepted, ProviderNotFound, KeyConflict or Pending. The README lists every reason.',
+  }),
+  message: Type.String({ maxLength: 32768, description: 'A sentence for people with the details, e.g. which reference does not resolve and how to fix it. May be empty.' }),
 });
 export type Condition = Static<typeof Condition>;
 
 export const Conditions = Type.Array(Condition, {
   maxItems: 8,
+  description: 'The latest observations of the object\'s state, one per type, written by the operator as the Gateway API does: Accepted (the spec is valid and does not conflict), ResolvedRefs (the objects and Secrets it references exist and are usable), Programmed (a ready dataplane replica of each of its buses serves this generation), and Ready (True when the object is in effect as written; otherwise the reason and message of what stops it, usually the first failing condition\'s).',
   'x-kubernetes-list-type': 'map',
   'x-kubernetes-list-map-keys': ['type'],
 });
@@ -94,15 +130,26 @@ export const ObjectMeta = Type.Object({
 });
 export type ObjectMeta = Static<typeof ObjectMeta>;
 
-/** Wraps a kind's spec and status into the full resource schema; an unknown top-level field is refused, as kubectl's strict field validation does. */
-export function Resource<K extends string, S extends TSchema, St extends TSchema>(kind: K, spec: S, status: St) {
-  return Strict({
-    apiVersion: Type.Literal(API_VERSION),
-    kind: Type.Literal(kind),
-    metadata: ObjectMeta,
-    spec,
-    status: Type.Optional(status),
-  });
+/**
+ * Wraps a kind's spec and status into the full resource schema; an unknown top-level field is
+ * refused, as kubectl's strict field validation does. The descriptions of apiVersion, kind and
+ * metadata are the Kubernetes API's own; crd.ts keeps them when it hands metadata to the apiserver.
+ */
+export function Resource<K extends string, S extends TSchema, St extends TSchema>(kind: K, spec: S, status: St, description: string) {
+  return Strict(
+    {
+      apiVersion: Type.Literal(API_VERSION, {
+        description: 'APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources',
+      }),
+      kind: Type.Literal(kind, {
+        description: 'Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds',
+      }),
+      metadata: describe(ObjectMeta, 'Standard object\'s metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata'),
+      spec,
+      status: Type.Optional(status),
+    },
+    { description },
+  );
 }
 
 export const ConditionType = {

@@ -47,13 +47,19 @@ function mapValues(props: Record<string, TSchema>): Json {
   return out;
 }
 
+/** A schema's description, as a spreadable object; nothing when it has none. */
+function descriptionOf(schema: Json | undefined): { description?: string } {
+  const description = typeof schema === 'object' && schema !== null && !Array.isArray(schema) ? schema['description'] : undefined;
+  return typeof description === 'string' ? { description } : {};
+}
+
 function crdFor(info: KindInfo): Json {
   const schema = toStructural(info.schema) as { [key: string]: Json };
   const properties = schema['properties'] as { [key: string]: Json };
-  // The apiserver owns metadata; its schema must stay `type: object`.
-  properties['metadata'] = { type: 'object' };
-  properties['apiVersion'] = { type: 'string' };
-  properties['kind'] = { type: 'string' };
+  // The apiserver owns metadata; its schema must stay `type: object` (with its description, for kubectl explain).
+  properties['metadata'] = { type: 'object', ...descriptionOf(properties['metadata']) };
+  properties['apiVersion'] = { type: 'string', ...descriptionOf(properties['apiVersion']) };
+  properties['kind'] = { type: 'string', ...descriptionOf(properties['kind']) };
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',

@@ -31,19 +31,27 @@ const FieldPath = Type.String({
   description: 'A dotted path into the JSON body, e.g. person.birthPlace or items.*.phone.',
 });
 
-export const Retries = Strict({
-  attempts: Type.Integer({ minimum: 0, maximum: 5, default: 0, description: 'Extra attempts after a failure (timeout, refused, 502/503/504). Only idempotent methods (GET, HEAD, PUT, DELETE) are ever retried.' }),
-  perTryTimeout: Type.Optional(describe(Duration, 'Timeout of each attempt; defaults to the route timeout.')),
-});
+export const Retries = Strict(
+  {
+    attempts: Type.Integer({ minimum: 0, maximum: 5, default: 0, description: 'Extra attempts after a failure (timeout, refused, 502/503/504). Only idempotent methods (GET, HEAD, PUT, DELETE) are ever retried.' }),
+    perTryTimeout: Type.Optional(describe(Duration, 'Timeout of each attempt; defaults to the route timeout.')),
+  },
+  {
+    description: 'Retries toward the agency, within the route timeout and the provider\'s retry budget (about one retry per five calls), so retries cannot multiply an outage. No retries when unset.',
+  },
+);
 
-export const Privacy = Strict({
-  dropResponseFields: Type.Optional(Type.Array(FieldPath, { maxItems: 64, description: 'Response fields removed before the client sees them.' })),
-  neverLog: Type.Optional(Type.Array(FieldPath, {
-    maxItems: 64,
-    description: 'Path parameters (nationalId) and request body fields (person.nationalId, items.*.id) that never reach a log or audit record. An entry that names neither a path parameter nor a property of requestSchema is reported in the Accepted condition. Response fields are removed with dropResponseFields.',
-  })),
-  sensitive: Type.Optional(Type.Boolean({ description: 'Every path parameter of this route is personal data: none ever reaches a log or audit record, as if each were listed in neverLog.' })),
-});
+export const Privacy = Strict(
+  {
+    dropResponseFields: Type.Optional(Type.Array(FieldPath, { maxItems: 64, description: 'Response fields removed before the client sees them.' })),
+    neverLog: Type.Optional(Type.Array(FieldPath, {
+      maxItems: 64,
+      description: 'Path parameters (nationalId) and request body fields (person.nationalId, items.*.id) that never reach a log or audit record. An entry that names neither a path parameter nor a property of requestSchema is reported in the Accepted condition. Response fields are removed with dropResponseFields.',
+    })),
+    sensitive: Type.Optional(Type.Boolean({ description: 'Every path parameter of this route is personal data: none ever reaches a log or audit record, as if each were listed in neverLog.' })),
+  },
+  { description: 'Personal data in the route\'s calls: response fields removed before the client sees them, and path parameters and body fields kept out of logs and audit records. Nothing is hidden when unset.' },
+);
 
 export const NamespaceAccess = Strict(
   {
@@ -51,10 +59,14 @@ export const NamespaceAccess = Strict(
       default: 'Same',
       description: 'Same: bindings in the route\'s namespace only. All: any namespace. Selector: namespaces whose labels match selector. List: the namespaces in names.',
     }),
-    selector: Type.Optional(LabelSelector),
-    names: Type.Optional(Type.Array(Type.String({ pattern: DNS_LABEL, maxLength: 63 }), { maxItems: 256 })),
+    selector: Type.Optional(describe(LabelSelector, 'With from: Selector, the labels the binding\'s namespace must match; required then, ignored otherwise.')),
+    names: Type.Optional(Type.Array(Type.String({ pattern: DNS_LABEL, maxLength: 63 }), {
+      maxItems: 256,
+      description: 'With from: List, the namespaces whose bindings may bind (at most 256); required then, ignored otherwise.',
+    })),
   },
   {
+    description: 'Which namespaces\' ClientBindings may be granted this route. When unset, only those in the route\'s namespace (from: Same).',
     'x-kubernetes-validations': [
       cel<{ from?: string; selector?: unknown }>(
         "self.from != 'Selector' || has(self.selector)",
@@ -70,13 +82,18 @@ export const NamespaceAccess = Strict(
   },
 );
 
-export const Access = Strict({
-  namespaces: Type.Optional(NamespaceAccess),
-  clients: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), {
-    maxItems: 1024,
-    description: 'When set, only bindings whose client.id is listed may bind, in addition to the namespace rule.',
-  })),
-});
+export const Access = Strict(
+  {
+    namespaces: Type.Optional(NamespaceAccess),
+    clients: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), {
+      maxItems: 1024,
+      description: 'When set, only bindings whose client.id is listed may bind, in addition to the namespace rule.',
+    })),
+  },
+  {
+    description: 'Who may be granted this route: a binding must pass the namespace rule and, when clients is set, the client list. When unset, any binding in the route\'s namespace. A binding the policy does not admit is reported NotAdmitted in its Accepted condition.',
+  },
+);
 
 interface RouteSpecShape {
   path: string;
@@ -101,7 +118,14 @@ export const InquiryRouteSpec = Strict(
       pattern: PATH_TEMPLATE_PATTERN,
       description: 'Public path template, e.g. /civil-registry/v1/persons/{nationalId}.',
     }),
-    methods: Type.Array(Method, { minItems: 1, maxItems: 6, uniqueItems: true, default: ['GET'], 'x-kubernetes-list-type': 'set' }),
+    methods: Type.Array(Method, {
+      minItems: 1,
+      maxItems: 6,
+      uniqueItems: true,
+      default: ['GET'],
+      'x-kubernetes-list-type': 'set',
+      description: 'HTTP methods the route serves: GET, HEAD, POST, PUT, PATCH or DELETE; defaults to [GET]. Another method gets 405 method_not_allowed.',
+    }),
     upstreamPath: Type.Optional(Type.String({
       minLength: 1,
       maxLength: 256,
@@ -114,10 +138,17 @@ export const InquiryRouteSpec = Strict(
     requestSchema: Type.Optional(describe(JsonSchemaDocument, 'JSON Schema the request body must satisfy.')),
     responseSchema: Type.Optional(describe(JsonSchemaDocument, 'JSON Schema of the agency\'s answer (documentation and contract tests).')),
     privacy: Type.Optional(Privacy),
-    buses: Type.Array(BusName, { minItems: 1, maxItems: 8, default: ['default'], 'x-kubernetes-list-type': 'set' }),
+    buses: Type.Array(BusName, {
+      minItems: 1,
+      maxItems: 8,
+      default: ['default'],
+      'x-kubernetes-list-type': 'set',
+      description: 'The buses (dataplane deployments) that serve the route, at most 8; defaults to [default]. A binding can be granted it only on its own bus.',
+    }),
     access: Type.Optional(Access),
   },
   {
+    description: 'The public inquiry: its path and methods, the agency path it is forwarded to, its limits and privacy, the buses that serve it and who may bind to it.',
     'x-kubernetes-validations': [
       cel<RouteSpecShape>(
         `!has(self.requestSchema) || !has(self.maxBodyBytes) || self.maxBodyBytes <= ${MAX_VALIDATED_BODY_BYTES}`,
@@ -162,13 +193,21 @@ export const InquiryRouteSpec = Strict(
   },
 );
 
-export const InquiryRouteStatus = Strict({
-  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
-  conditions: Type.Optional(Conditions),
-  buses: Type.Optional(Type.String({ description: 'The buses the route is served on, comma separated.' })),
-  boundClients: Type.Optional(Type.Integer({ minimum: 0, description: 'Accepted bindings granted this route.' })),
-});
+export const InquiryRouteStatus = Strict(
+  {
+    observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'The metadata.generation the operator last compiled; the status describes that generation.' })),
+    conditions: Type.Optional(Conditions),
+    buses: Type.Optional(Type.String({ description: 'The buses the route is served on, comma separated.' })),
+    boundClients: Type.Optional(Type.Integer({ minimum: 0, description: 'Accepted bindings granted this route.' })),
+  },
+  { description: 'What the operator observed, written by it: never set by hand.' },
+);
 
-export const InquiryRoute = Resource('InquiryRoute', InquiryRouteSpec, InquiryRouteStatus);
+export const InquiryRoute = Resource(
+  'InquiryRoute',
+  InquiryRouteSpec,
+  InquiryRouteStatus,
+  'InquiryRoute (ir): one inquiry API of one ServiceProvider, published on the bus, and who may bind to it.',
+);
 export type InquiryRoute = Static<typeof InquiryRoute>;
 export type InquiryRouteSpec = Static<typeof InquiryRouteSpec>;

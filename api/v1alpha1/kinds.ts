@@ -24,6 +24,17 @@ export interface KindInfo {
 
 const condition = (type: string): string => `.status.conditions[?(@.type=="${type}")].status`;
 const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+/**
+ * kubectl get -o wide: the reason of the first condition that is False (the apiserver shows a
+ * column's first match), e.g. ProviderNotFound or Pending; empty when none is.
+ */
+const reason: PrinterColumn = {
+  name: 'Reason',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.status=="False")].reason',
+  description: 'Reason of the first failing condition',
+  priority: 1,
+};
 
 export const KINDS: readonly KindInfo[] = [
   {
@@ -36,6 +47,7 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Upstream', type: 'string', jsonPath: '.spec.upstream.url' },
       { name: 'Routes', type: 'integer', jsonPath: '.status.routes' },
       { name: 'Ready', type: 'string', jsonPath: condition('Ready') },
+      reason,
       age,
     ],
   },
@@ -51,6 +63,7 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Buses', type: 'string', jsonPath: '.status.buses' },
       { name: 'Clients', type: 'integer', jsonPath: '.status.boundClients', description: 'Accepted bindings granted this route' },
       { name: 'Programmed', type: 'string', jsonPath: condition('Programmed') },
+      reason,
       age,
     ],
   },
@@ -67,6 +80,7 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Rate', type: 'integer', jsonPath: '.spec.rateLimit.requestsPerSecond', description: 'requests per second' },
       { name: 'Quota', type: 'string', jsonPath: '.status.usage.quota', description: 'used/limit this period' },
       { name: 'Ready', type: 'string', jsonPath: condition('Ready') },
+      reason,
       age,
     ],
   },

@@ -1,6 +1,6 @@
 // ServiceProvider: one agency backend and the protection it needs.
 import { Type, type Static } from '@sinclair/typebox';
-import { Conditions, describe, Duration, Resource, SecretKeyReference, LocalObjectReference, Strict } from './common.ts';
+import { Conditions, describe, Duration, Resource, SecretKeyReference, SecretReference, Strict } from './common.ts';
 import { cel } from './cel.ts';
 import { SERVER_NAME } from '../snapshot/servable.ts';
 
@@ -17,7 +17,7 @@ export const UPSTREAM_URL = `^https?://${HOST}(:${PORT})?(/[^?#\\s\\\\]*)?$`;
 export const UpstreamTLS = Strict(
   {
     caSecretRef: Type.Optional(describe(SecretKeyReference, 'Secret holding the CA bundle (PEM) that signs the agency\'s serving certificate; key defaults to ca.crt.')),
-    clientCertificateSecretRef: Type.Optional(describe(LocalObjectReference, 'kubernetes.io/tls Secret (tls.crt, tls.key) the dataplane presents to the agency (mTLS).')),
+    clientCertificateSecretRef: Type.Optional(describe(SecretReference, 'kubernetes.io/tls Secret (tls.crt, tls.key) the dataplane presents to the agency (mTLS).')),
     serverName: Type.Optional(Type.String({ maxLength: 253, pattern: SERVER_NAME, description: 'SNI and name to verify, when it differs from the URL host.' })),
   },
   { description: 'How the dataplane verifies the agency and authenticates to it.' },
@@ -31,27 +31,36 @@ export const Protection = Strict(
   { description: 'Protects the agency from overload: excess calls get 503 provider_saturated, not the agency.' },
 );
 
-export const CircuitBreaker = Strict({
-  consecutiveFailures: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Failures in a row (5xx, timeout, refused) that open the breaker.' }),
-  openFor: Type.Optional(describe(Duration, 'How long the breaker stays open before one probe call (default 10s).')),
-});
+export const CircuitBreaker = Strict(
+  {
+    consecutiveFailures: Type.Integer({ minimum: 1, maximum: 1000, default: 5, description: 'Failures in a row (5xx, timeout, refused) that open the breaker.' }),
+    openFor: Type.Optional(describe(Duration, 'How long the breaker stays open before one probe call (default 10s).')),
+  },
+  {
+    description: 'Stops calling a failing agency, per dataplane replica: after consecutiveFailures failures in a row, calls get 503 provider_unavailable for openFor, then one trial call decides whether it closes. Always on; when unset, 5 failures and 10s.',
+  },
+);
 
 export const ServiceProviderSpec = Strict(
   {
-    displayName: Type.Optional(Type.String({ maxLength: 256 })),
-    upstream: Strict({
-      url: Type.String({
-        maxLength: 2048,
-        pattern: UPSTREAM_URL,
-        description: 'Base URL of the agency, e.g. https://api.sabtahval.internal/v2. Paths of routes are appended to it. No user:password@: credentials belong in Secrets.',
-      }),
-      tls: Type.Optional(UpstreamTLS),
-    }),
+    displayName: Type.Optional(Type.String({ maxLength: 256, description: 'The agency\'s name for people, e.g. Civil Registry Organization; informational only.' })),
+    upstream: Strict(
+      {
+        url: Type.String({
+          maxLength: 2048,
+          pattern: UPSTREAM_URL,
+          description: 'Base URL of the agency, e.g. https://api.sabtahval.internal/v2. Paths of routes are appended to it. No user:password@: credentials belong in Secrets.',
+        }),
+        tls: Type.Optional(UpstreamTLS),
+      },
+      { description: 'Where the dataplane forwards this agency\'s calls, and how it secures the connection.' },
+    ),
     timeout: Type.Optional(describe(Duration, 'Default per-call timeout toward the agency (default 10s).')),
     protection: Type.Optional(Protection),
     circuitBreaker: Type.Optional(CircuitBreaker),
   },
   {
+    description: 'The agency backend: where it is, how long a call may take, and the protection it needs from the bus.',
     'x-kubernetes-validations': [
       cel<{ upstream: { url: string; tls?: unknown } }>(
         "!has(self.upstream.tls) || self.upstream.url.startsWith('https://')",
@@ -62,12 +71,20 @@ export const ServiceProviderSpec = Strict(
   },
 );
 
-export const ServiceProviderStatus = Strict({
-  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
-  conditions: Type.Optional(Conditions),
-  routes: Type.Optional(Type.Integer({ minimum: 0, description: 'Accepted routes served by this provider.' })),
-});
+export const ServiceProviderStatus = Strict(
+  {
+    observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'The metadata.generation the operator last compiled; the status describes that generation.' })),
+    conditions: Type.Optional(Conditions),
+    routes: Type.Optional(Type.Integer({ minimum: 0, description: 'Accepted routes served by this provider.' })),
+  },
+  { description: 'What the operator observed, written by it: never set by hand.' },
+);
 
-export const ServiceProvider = Resource('ServiceProvider', ServiceProviderSpec, ServiceProviderStatus);
+export const ServiceProvider = Resource(
+  'ServiceProvider',
+  ServiceProviderSpec,
+  ServiceProviderStatus,
+  'ServiceProvider (sp): one agency backend and the protection it needs. InquiryRoutes in its namespace publish its inquiries.',
+);
 export type ServiceProvider = Static<typeof ServiceProvider>;
 export type ServiceProviderSpec = Static<typeof ServiceProviderSpec>;

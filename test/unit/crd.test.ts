@@ -72,7 +72,9 @@ t.test('schemas are structural', async (t) => {
     const root = schema as JsonObject;
     t.equal(root['type'], 'object');
     t.same(root['required'], ['spec'], `${crd.spec.names.kind}: spec is required`);
-    t.same((root['properties'] as JsonObject)['metadata'], { type: 'object' }, 'metadata is left to the apiserver');
+    const metadata = (root['properties'] as JsonObject)['metadata'] as JsonObject;
+    t.same(Object.keys(metadata).sort(), ['description', 'type'], 'metadata is left to the apiserver: a type and a description, no fields');
+    t.equal(metadata['type'], 'object');
   }
 });
 
@@ -108,6 +110,14 @@ t.test('printer columns answer the everyday questions', async (t) => {
     t.same(shown.map((c) => c.name), names, `${kind}: the columns of kubectl get, in order`);
     t.match(shown.at(-1), { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }, `${kind}: Age is the creation time`);
     for (const c of columns) t.match(c.jsonPath, /^\.(spec|status|metadata)\./, `${kind} ${c.name}: a jsonPath into the object`);
+  }
+  for (const kind of Object.keys(expected)) {
+    const columns = byKind.get(kind)?.spec.versions[0]?.additionalPrinterColumns ?? [];
+    t.match(
+      columns.find((c) => c.name === 'Reason'),
+      { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.status=="False")].reason', priority: 1 },
+      `${kind}: kubectl get -o wide shows the reason of the first failing condition`,
+    );
   }
   const ready = byKind.get('ClientBinding')?.spec.versions[0]?.additionalPrinterColumns.find((c) => c.name === 'Ready');
   t.equal(ready?.jsonPath, '.status.conditions[?(@.type=="Ready")].status', 'Ready reads the Ready condition');
