@@ -56,8 +56,9 @@ function descriptionOf(schema: Json | undefined): { description?: string } {
 function crdFor(info: KindInfo): Json {
   const schema = toStructural(info.schema) as { [key: string]: Json };
   const properties = schema['properties'] as { [key: string]: Json };
-  // The apiserver owns metadata; its schema must stay `type: object` (with its description, for kubectl explain).
-  properties['metadata'] = { type: 'object', ...descriptionOf(properties['metadata']) };
+  // The apiserver owns metadata: it refuses any schema there but `type: object` (not even a
+  // description; kubectl explain shows ObjectMeta's own).
+  properties['metadata'] = { type: 'object' };
   properties['apiVersion'] = { type: 'string', ...descriptionOf(properties['apiVersion']) };
   properties['kind'] = { type: 'string', ...descriptionOf(properties['kind']) };
   return {

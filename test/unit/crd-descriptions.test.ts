@@ -36,7 +36,9 @@ t.test('every property of every CRD has a description', async (t) => {
       const root = version.schema.openAPIV3Schema;
       t.ok(described(root), `${kind} ${version.name}: the kind itself is described`);
       const all = [...properties(root, '')];
-      const missing = all.filter(([, schema]) => !described(schema)).map(([path]) => path);
+      // metadata is the apiserver's: it refuses a CRD that says anything there but `type: object`
+      // (kubectl explain shows ObjectMeta's own documentation).
+      const missing = all.filter(([path, schema]) => path !== 'metadata' && !described(schema)).map(([path]) => path);
       t.ok(all.length > 10, `${kind} ${version.name}: the walk reached the fields (${all.length})`);
       t.same(missing, [], `${kind} ${version.name}: every property has a description`);
     }
