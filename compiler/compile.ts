@@ -18,15 +18,31 @@ interface Prior {
   status?: { conditions?: Condition[]; usage?: unknown };
 }
 
-function statusEntry(kind: StatusEntry['kind'], obj: Prior, now: string, conditions: ConditionInput[], fields: Record<string, unknown>): StatusEntry {
+function statusEntry(kind: StatusEntry['kind'], obj: Prior, now: string, conditions: ConditionInput[], fields: Record<string, unknown>, notReady: ConditionInput | null = null): StatusEntry {
   const generation = generationOf(obj.metadata);
-  const all = [...conditions, readyCondition(conditions)];
+  const all = [...conditions, readyCondition(conditions, notReady)];
   return {
     apiVersion: API_VERSION,
     kind,
     metadata: { namespace: nsOf(obj.metadata), name: obj.metadata.name },
     status: { observedGeneration: generation, conditions: nextConditions(obj.status?.conditions, generation, now, all), ...fields },
   };
+}
+
+/**
+ * A binding served but outside its validity window: the dataplane answers its calls 401
+ * binding_expired, so it is not Ready, and says why (the operator compiles again when the
+ * window opens or closes).
+ */
+function outsideValidity(validity: { notBefore?: string; notAfter?: string } | undefined, now: string): ConditionInput | null {
+  const at = Date.parse(now);
+  if (validity?.notAfter !== undefined && Date.parse(validity.notAfter) < at) {
+    return fail('Ready', 'Expired', `The binding's validity ended at ${validity.notAfter}: the dataplane refuses its calls (401 binding_expired). Move spec.validity.notAfter to renew it.`);
+  }
+  if (validity?.notBefore !== undefined && Date.parse(validity.notBefore) > at) {
+    return fail('Ready', 'NotYetValid', `The binding is valid from ${validity.notBefore}: until then the dataplane refuses its calls (401 binding_expired).`);
+  }
+  return null;
 }
 
 export function compile(input: CompileInput): CompileOutput {
@@ -126,7 +142,7 @@ export function compile(input: CompileInput): CompileOutput {
     };
     const usage = quotaUsage(b.binding, now);
     if (usage !== null) fields['usage'] = usage;
-    statuses.push(statusEntry('ClientBinding', b.binding, now, conditions, fields));
+    statuses.push(statusEntry('ClientBinding', b.binding, now, conditions, fields, outsideValidity(b.binding.spec.validity, now)));
   }
   const kindOrder = { ServiceProvider: 0, InquiryRoute: 1, ClientBinding: 2 } as const;
   statuses.sort(

@@ -25,9 +25,13 @@ export function nextConditions(
   });
 }
 
-/** Ready is True when every other condition is; otherwise it carries the first failure. */
-export function readyCondition(conditions: readonly ConditionInput[]): ConditionInput {
+/**
+ * Ready is True when every other condition is; otherwise it carries the first failure. `unless`:
+ * what keeps an object that is otherwise ready from serving (a binding outside its validity).
+ */
+export function readyCondition(conditions: readonly ConditionInput[], unless: ConditionInput | null = null): ConditionInput {
   const failing = conditions.find((c) => c.status !== 'True');
+  if (failing === undefined && unless !== null) return unless;
   if (failing === undefined) return { type: 'Ready', status: 'True', reason: 'Ready', message: 'Accepted, references resolved, and served by the dataplane.' };
   return { type: 'Ready', status: failing.status === 'Unknown' ? 'Unknown' : 'False', reason: failing.reason, message: failing.message };
 }

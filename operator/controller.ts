@@ -26,6 +26,7 @@ import { compile } from '../compiler/index.ts';
 import type { StatusEntry } from '../compiler/types.ts';
 import { describeError } from './api-errors.ts';
 import { eventRecorder, type EventRecorder } from './events.ts';
+import { timeLeft, validityPlan, type BindingValidity } from './validity.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { publishSnapshot } from './publish.ts';
 import { sameJson, writeStatus, type Stored as StoredObject } from './status.ts';
@@ -99,6 +100,10 @@ export class Controller {
   #recheckTimer: NodeJS.Timeout | null = null;
   #recheckAtMs = Infinity;
   #usage: UsageLoop | null = null;
+  /** when a binding's validity window next opens, closes or enters its notice: compile again then */
+  #validityTimer: NodeJS.Timeout | null = null;
+  /** BindingExpiresSoon already recorded, by uid and notAfter (once per operator run) */
+  #expiryNoted = new Set<string>();
   lastReconcile: { at: string; ok: boolean; error?: string } | null = null;
 
   constructor(options: ControllerOptions) {
@@ -179,7 +184,7 @@ export class Controller {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#leading = false;
-    for (const timer of [this.#timer, this.#recheckTimer, this.#verifyTimer]) if (timer !== null) clearTimeout(timer);
+    for (const timer of [this.#timer, this.#recheckTimer, this.#verifyTimer, this.#validityTimer]) if (timer !== null) clearTimeout(timer);
     for (const w of this.#watches) w.stop();
     await this.#usage?.stop();
     while (this.#running) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -306,7 +311,40 @@ export class Controller {
     this.#o.metrics.reconciled((performance.now() - started) / 1000, output.statuses);
     this.lastReconcile = { at: now.toISOString(), ok };
     this.#reportsChanged();
+    this.#watchValidity(now.getTime());
     return ok;
+  }
+
+  /**
+   * No object changes when a binding's validity window opens or closes: compile again then, so
+   * Ready says Expired (or Ready again) on time; and warn a week ahead of notAfter.
+   */
+  #watchValidity(nowMs: number): void {
+    const bindings: BindingValidity[] = [];
+    for (const o of this.#byKind.get('ClientBinding')?.list() ?? []) {
+      const b = o as { metadata?: { name?: string; namespace?: string; uid?: string }; spec?: { validity?: { notBefore?: string; notAfter?: string } } };
+      const validity = b.spec?.validity;
+      if (validity === undefined || b.metadata?.name === undefined) continue;
+      bindings.push({ name: b.metadata.name, namespace: b.metadata.namespace ?? 'default', uid: b.metadata.uid ?? '', notBefore: validity.notBefore, notAfter: validity.notAfter });
+    }
+    const plan = validityPlan(bindings, nowMs);
+    for (const b of plan.expiringSoon) {
+      const key = `${b.uid}/${b.notAfter}`;
+      if (this.#expiryNoted.has(key)) continue;
+      this.#expiryNoted.add(key);
+      this.#recorder.record(
+        { apiVersion: `${GROUP}/${VERSION}`, kind: 'ClientBinding', namespace: b.namespace, name: b.name, uid: b.uid },
+        { type: 'Warning', reason: 'BindingExpiresSoon', message: `The binding's validity ends at ${b.notAfter} (${timeLeft(Date.parse(b.notAfter) - nowMs)}): after that the dataplane refuses its calls (401 binding_expired). Move spec.validity.notAfter to renew it.` },
+      );
+    }
+    if (this.#validityTimer !== null) clearTimeout(this.#validityTimer);
+    this.#validityTimer = null;
+    if (plan.nextAt === null || this.#stopped) return;
+    this.#validityTimer = setTimeout(() => {
+      this.#validityTimer = null;
+      this.request(0);
+    }, plan.nextAt - nowMs + 50);
+    this.#validityTimer.unref();
   }
 
   /**

@@ -127,6 +127,25 @@ t.test('a refused binding shows why in its status: NotAdmitted, KeyConflict', as
   t2.match(described, /Warning\s+KeyConflict\s/);
 });
 
+t.test('a binding whose validity ends: a Warning Event ahead, then Ready False Expired on time, with no change to the object', async (t2) => {
+  const TRIAL_KEY = 'demo-only-e2e-trial-key-Hy6tR2wQ';
+  const notAfter = new Date(Date.now() + 8_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const trial = binding('trial', 'e2e-trial', [{ namespace: 'gov', name: 'echo' }], { bus: 'public', validity: { notAfter } });
+  await apply([trial, keySecret('trial-keys', { k: TRIAL_KEY })]);
+  await waitFor(async () => settled(await get('clientbinding', 'clients', 'trial')), 30_000, () => 'the trial binding never became Ready');
+  t2.equal(await status('/e2e/v1/echo/5', TRIAL_KEY), 200, 'served inside its window');
+  const described = await kubectl(['describe', 'clientbinding', '-n', 'clients', 'trial']);
+  // kubectl describe wraps the message: any whitespace between its words.
+  t2.match(described, /Warning\s+BindingExpiresSoon\s+\S+\s+gozargah-operator\s+The\s+binding's\s+validity\s+ends\s+at/, 'warned in the week before notAfter');
+  const generation = (await get('clientbinding', 'clients', 'trial')).metadata.generation;
+  let last: Item | undefined;
+  await waitFor(async () => condition((last = await get('clientbinding', 'clients', 'trial')), 'Ready')?.reason === 'Expired', 30_000, () => `never Expired: ${JSON.stringify(last?.status)}`);
+  t2.match(condition(last as Item, 'Ready'), { status: 'False', message: new RegExp(`validity ended at ${notAfter}.*401 binding_expired`) });
+  t2.equal(last?.metadata.generation, generation, 'the object itself never changed: the operator looked again when the window closed');
+  t2.equal(await status('/e2e/v1/echo/6', TRIAL_KEY), 401, 'and the dataplane refuses it');
+  await kubectl(['delete', 'clientbinding', '-n', 'clients', 'trial']);
+});
+
 t.test("deleting a binding makes its key fail with 401", async (t2) => {
   await kubectl(['delete', 'clientbinding', '-n', 'clients', 'e2e', 'same-key']);
   await waitFor(async () => (await status('/e2e/v1/echo/4')) === 401, 30_000, () => `the key still works:\n${publicDp.logs().slice(-2000)}`);
