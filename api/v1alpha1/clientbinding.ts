@@ -1,6 +1,6 @@
 // ClientBinding: one client organization's (or one of its systems') identity and grants.
 import { Type, type Static } from '@sinclair/typebox';
-import { BusName, Conditions, DNS_LABEL, describe, LabelSelector, Name, Resource, SecretReference, Strict } from './common.ts';
+import { BusName, Conditions, ObservedGeneration, DNS_LABEL, describe, LabelSelector, Name, Resource, SecretReference, Strict } from './common.ts';
 import { cel } from './cel.ts';
 import { cidrProblem, RFC3339 } from '../snapshot/servable.ts';
 
@@ -178,7 +178,7 @@ export const ClientBindingSpec = Strict(
 
 export const ClientBindingStatus = Strict(
   {
-    observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'The metadata.generation the operator last compiled; the status describes that generation.' })),
+    observedGeneration: ObservedGeneration,
     conditions: Type.Optional(Conditions),
     routes: Type.Optional(Type.String({ description: 'granted/requested routes, e.g. 2/3.' })),
     grantedRoutes: Type.Optional(Type.Array(Type.String(), { maxItems: 10000, description: 'namespace/name of each route granted.' })),

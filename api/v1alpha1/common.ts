@@ -118,6 +118,9 @@ export const Conditions = Type.Array(Condition, {
   'x-kubernetes-list-map-keys': ['type'],
 });
 
+/** A status's observedGeneration: the generation its conditions and fields describe. */
+export const ObservedGeneration = Type.Optional(Type.Integer({ minimum: 0, description: 'The metadata.generation the operator last compiled; the status describes that generation.' }));
+
 /** The fields of metadata the compiler reads; the apiserver owns the rest. */
 export const ObjectMeta = Type.Object({
   name: Name,

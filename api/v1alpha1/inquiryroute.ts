@@ -1,6 +1,6 @@
 // InquiryRoute: one inquiry API of one provider, and who may bind to it.
 import { Type, type Static } from '@sinclair/typebox';
-import { BusName, Conditions, describe, Duration, LabelSelector, LocalObjectReference, Resource, Strict, DNS_LABEL } from './common.ts';
+import { BusName, Conditions, ObservedGeneration, describe, Duration, LabelSelector, LocalObjectReference, Resource, Strict, DNS_LABEL } from './common.ts';
 import { cel } from './cel.ts';
 import { PARAM_CEL_REGEX, PATH_TEMPLATE_PATTERN, hasDotSegment, templateParams } from './pathtemplate.ts';
 
@@ -195,7 +195,7 @@ export const InquiryRouteSpec = Strict(
 
 export const InquiryRouteStatus = Strict(
   {
-    observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'The metadata.generation the operator last compiled; the status describes that generation.' })),
+    observedGeneration: ObservedGeneration,
     conditions: Type.Optional(Conditions),
     buses: Type.Optional(Type.String({ description: 'The buses the route is served on, comma separated.' })),
     boundClients: Type.Optional(Type.Integer({ minimum: 0, description: 'Accepted bindings granted this route.' })),

@@ -1,6 +1,6 @@
 // ServiceProvider: one agency backend and the protection it needs.
 import { Type, type Static } from '@sinclair/typebox';
-import { Conditions, describe, Duration, Resource, SecretKeyReference, SecretReference, Strict } from './common.ts';
+import { Conditions, ObservedGeneration, describe, Duration, Resource, SecretKeyReference, SecretReference, Strict } from './common.ts';
 import { cel } from './cel.ts';
 import { SERVER_NAME } from '../snapshot/servable.ts';
 
@@ -73,7 +73,7 @@ export const ServiceProviderSpec = Strict(
 
 export const ServiceProviderStatus = Strict(
   {
-    observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'The metadata.generation the operator last compiled; the status describes that generation.' })),
+    observedGeneration: ObservedGeneration,
     conditions: Type.Optional(Conditions),
     routes: Type.Optional(Type.Integer({ minimum: 0, description: 'Accepted routes served by this provider.' })),
   },
