@@ -53,9 +53,12 @@ export function problem(kind: ErrorKind, detail: string, headers: Record<string,
   return { kind, detail, headers, extra };
 }
 
-/** Writes an application/problem+json answer (RFC 9457), its head unless one went out already. Returns the body sent. */
-export function sendProblem(res: ServerResponse, p: Problem, requestId: string): string {
-  const body = JSON.stringify({
+/**
+ * Writes an application/problem+json answer (RFC 9457), its head unless one went out already.
+ * Returns the body sent, encoded once: its length and hash are taken from the same bytes.
+ */
+export function sendProblem(res: ServerResponse, p: Problem, requestId: string): Buffer {
+  const body = Buffer.from(JSON.stringify({
     type: `https://gozargah.io/problems/${p.kind.code}`,
     title: p.kind.title,
     status: p.kind.status,
@@ -63,12 +66,11 @@ export function sendProblem(res: ServerResponse, p: Problem, requestId: string):
     code: p.kind.code,
     requestId,
     ...p.extra,
-  });
-  const length = Buffer.byteLength(body);
+  }));
   if (!res.headersSent) {
     res.statusCode = p.kind.status;
     res.setHeader('content-type', 'application/problem+json');
-    res.setHeader('content-length', length);
+    res.setHeader('content-length', body.length);
     res.setHeader('x-gozargah-error', p.kind.code);
     res.setHeader('x-request-id', requestId);
     res.setHeader('cache-control', 'no-store');

@@ -395,8 +395,7 @@ export class Pipeline {
   #relay(ex: Exchange, answer: UpstreamAnswer): Promise<void> {
     // A 204 or 304 never has a body; a Content-Length on it only trips clients that hold it to one.
     const headers = downstreamHeaders(answer.headers, answer.status === 204 || answer.status === 304);
-    headers['x-request-id'] = ex.tx.requestId;
-    if (ex.tx.requestHash !== null) headers[REQUEST_HASH_HEADER] = ex.tx.requestHash;
+    stampAnswer(headers, ex.tx);
     return new Promise((resolve) => answer.body.pipeTo(new Relay(ex, answer, headers, this, resolve, this.evidence)));
   }
 
@@ -432,8 +431,7 @@ export class Pipeline {
     const headers = downstreamHeaders(answer.headers, true);
     delete headers['content-encoding'];
     headers['content-length'] = String(filtered.length);
-    headers['x-request-id'] = ex.tx.requestId;
-    if (ex.tx.requestHash !== null) headers[REQUEST_HASH_HEADER] = ex.tx.requestHash;
+    stampAnswer(headers, ex.tx);
     ex.res.writeHead(answer.status, headers);
     ex.res.end(filtered);
     ex.tx.responseBytes = filtered.length;
@@ -471,7 +469,7 @@ export class Pipeline {
       if (tx.requestHash !== null) res.setHeader(REQUEST_HASH_HEADER, tx.requestHash);
     }
     const body = sendProblem(res, p, tx.requestId);
-    tx.responseBytes = Buffer.byteLength(body);
+    tx.responseBytes = body.length;
     // Node sends no body in answer to HEAD.
     if (this.evidence) tx.responseHash = tx.method === 'HEAD' ? EMPTY_BODY_HASH : hash('sha256', body);
     this.#finish(ex, p.kind.status, p.kind.code);
@@ -597,6 +595,12 @@ class Relay implements BodySink {
     this.#pipeline.relayBroken(this.#ex, err, this.#started);
     this.#done();
   }
+}
+
+/** What the bus adds to every agency answer it relays: the request id, and the request hash once the body was read. */
+function stampAnswer(headers: Record<string, string | string[]>, tx: Transaction): void {
+  headers['x-request-id'] = tx.requestId;
+  if (tx.requestHash !== null) headers[REQUEST_HASH_HEADER] = tx.requestHash;
 }
 
 /** An answer that never has a body, whose declared Content-Length undici took for a promise of one. */
