@@ -86,6 +86,25 @@ function toEntry(route: InquiryRoute, id: string, provider: ProviderResult): Sna
     responseSchema: spec.responseSchema ?? null,
     dropResponseFields: [...(spec.privacy?.dropResponseFields ?? [])],
     neverLog: neverLogOf(spec).neverLog,
+    ...documentationOf(route),
+  };
+}
+
+/** The label that files a route under a category when it names no tags. */
+export const CATEGORY_LABEL = 'gozargah.io/category';
+
+/** The route's documentation members of its snapshot entry; none when it has none. */
+function documentationOf(route: InquiryRoute): Pick<SnapshotRoute, 'summary' | 'description' | 'tags' | 'deprecation'> {
+  const spec = route.spec;
+  const category = route.metadata.labels?.[CATEGORY_LABEL];
+  const tags = spec.tags ?? (category === undefined ? [] : [category]);
+  return {
+    ...(spec.summary === undefined ? {} : { summary: spec.summary }),
+    ...(spec.description === undefined ? {} : { description: spec.description }),
+    ...(tags.length === 0 ? {} : { tags: [...tags] }),
+    ...(spec.deprecated !== true
+      ? {}
+      : { deprecation: { since: spec.deprecatedSince ?? null, sunset: spec.sunset ?? null, link: spec.deprecationLink ?? null } }),
   };
 }
 

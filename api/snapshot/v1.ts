@@ -62,6 +62,19 @@ export const SnapshotRoute = Type.Object(
     responseSchema: Type.Union([Type.Null(), Type.Record(Type.String(), Type.Unknown())]),
     dropResponseFields: Type.Array(Type.String()),
     neverLog: Type.Array(Type.String()),
+    // Documentation for clients: present only when the route has it, so a route without it
+    // compiles to the snapshot it always did.
+    summary: Type.Optional(Type.String()),
+    description: Type.Optional(Type.String()),
+    tags: Type.Optional(Type.Array(Type.String())),
+    deprecation: Type.Optional(Type.Object(
+      {
+        since: Nullable(Type.String({ description: 'RFC 3339; null: the replica uses when it first served the route deprecated' })),
+        sunset: Nullable(Type.String({ description: 'RFC 3339; from then on the route answers 410' })),
+        link: Nullable(Type.String()),
+      },
+      { additionalProperties: false },
+    )),
   },
   { additionalProperties: false },
 );

@@ -35,6 +35,10 @@ export function checkSnapshot(value: unknown): string[] {
     if (!providers.has(r.provider)) problems.push(`route ${r.id} names unknown provider ${r.provider}`);
     if (routes.has(r.id)) problems.push(`route ${r.id} appears twice`);
     routes.add(r.id);
+    for (const time of [r.deprecation?.since ?? null, r.deprecation?.sunset ?? null]) {
+      const problem = time === null ? null : timestampProblem(time);
+      if (problem !== null) problems.push(`route ${r.id}: ${problem}`);
+    }
   }
   const credentials = new Map<string, string>();
   const claim = (b: { id: string }, key: string): void => {

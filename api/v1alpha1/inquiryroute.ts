@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { BusName, Conditions, ObservedGeneration, describe, Duration, LabelSelector, LocalObjectReference, Resource, Strict, DNS_LABEL } from './common.ts';
 import { cel } from './cel.ts';
 import { PARAM_CEL_REGEX, PATH_TEMPLATE_PATTERN, hasDotSegment, templateParams } from './pathtemplate.ts';
+import { RFC3339 } from '../snapshot/servable.ts';
 
 /** Template parameters per path; bounds the CEL rules' cost. */
 export const MAX_PARAMS = 8;
@@ -95,8 +96,17 @@ export const Access = Strict(
   },
 );
 
+/** Where the bus answers its own documents (the catalogue, OpenAPI); no route may be published under it. */
+export const WELL_KNOWN_PREFIX = '/.well-known/gozargah/';
+
+const Timestamp = (description: string) => Type.String({ format: 'date-time', pattern: RFC3339, maxLength: 64, description });
+
 interface RouteSpecShape {
   path: string;
+  deprecated?: boolean;
+  deprecatedSince?: string;
+  sunset?: string;
+  deprecationLink?: string;
   upstreamPath?: string;
   requestSchema?: unknown;
   maxBodyBytes?: number;
@@ -146,9 +156,26 @@ export const InquiryRouteSpec = Strict(
       description: 'The buses (dataplane deployments) that serve the route, at most 8; defaults to [default]. A binding can be granted it only on its own bus.',
     }),
     access: Type.Optional(Access),
+    summary: Type.Optional(Type.String({ minLength: 1, maxLength: 120, description: 'One line that says what the inquiry answers, e.g. Is this national ID valid, and whose is it. Shown in the catalogue and as the OpenAPI operation summary.' })),
+    description: Type.Optional(Type.String({ minLength: 1, maxLength: 8192, description: 'What a client\'s developer needs to know: the inquiry\'s meaning, its answers, its legal basis. CommonMark; the OpenAPI operation description.' })),
+    tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+      maxItems: 8,
+      'x-kubernetes-list-type': 'set',
+      description: 'Groups in the catalogue and OpenAPI tags, e.g. [identity]. Defaults to the value of the route\'s gozargah.io/category label, when it has one.',
+    })),
+    deprecated: Type.Optional(Type.Boolean({
+      description: 'The inquiry is being retired: every answer carries a Deprecation header (RFC 9745), and a Sunset header (RFC 8594) when sunset is set; the catalogue and OpenAPI mark it deprecated.',
+    })),
+    deprecatedSince: Type.Optional(Timestamp('With deprecated, when the deprecation took (or takes) effect, in RFC 3339; the Deprecation header\'s date. Defaults to when the replica first served the route as deprecated: set it for one date across replicas and restarts.')),
+    sunset: Type.Optional(Timestamp('With deprecated, the instant the inquiry stops answering, in RFC 3339: from then on every call gets 410 route_sunset, and the catalogue no longer lists it.')),
+    deprecationLink: Type.Optional(Type.String({
+      maxLength: 2048,
+      pattern: '^https?://[^\\s]+$',
+      description: 'With deprecated, a page about the retirement and what replaces the inquiry; sent as Link: <...>; rel="deprecation".',
+    })),
   },
   {
-    description: 'The public inquiry: its path and methods, the agency path it is forwarded to, its limits and privacy, the buses that serve it and who may bind to it.',
+    description: 'The public inquiry: its path and methods, the agency path it is forwarded to, its limits and privacy, the buses that serve it, who may bind to it, and its documentation for clients.',
     'x-kubernetes-validations': [
       cel<RouteSpecShape>(
         `!has(self.requestSchema) || !has(self.maxBodyBytes) || self.maxBodyBytes <= ${MAX_VALIDATED_BODY_BYTES}`,
@@ -159,6 +186,21 @@ export const InquiryRouteSpec = Strict(
         "self.path.startsWith('/')",
         'path must start with /',
         (s) => s.path.startsWith('/'),
+      ),
+      cel<RouteSpecShape>(
+        `!self.path.startsWith('${WELL_KNOWN_PREFIX}')`,
+        `path must not start with ${WELL_KNOWN_PREFIX}: the bus answers its catalogue and OpenAPI there`,
+        (s) => !s.path.startsWith(WELL_KNOWN_PREFIX),
+      ),
+      cel<RouteSpecShape>(
+        "(has(self.deprecated) && self.deprecated) || (!has(self.sunset) && !has(self.deprecatedSince) && !has(self.deprecationLink))",
+        'sunset, deprecatedSince and deprecationLink need deprecated: true',
+        (s) => s.deprecated === true || (s.sunset === undefined && s.deprecatedSince === undefined && s.deprecationLink === undefined),
+      ),
+      cel<RouteSpecShape>(
+        '!has(self.sunset) || !has(self.deprecatedSince) || timestamp(self.sunset) > timestamp(self.deprecatedSince)',
+        'sunset must be later than deprecatedSince',
+        (s) => s.sunset === undefined || s.deprecatedSince === undefined || Date.parse(s.sunset) > Date.parse(s.deprecatedSince),
       ),
       cel<RouteSpecShape>(
         "!self.path.matches('/[.][.]?(/|$)') && (!has(self.upstreamPath) || !self.upstreamPath.matches('/[.][.]?(/|$)'))",
