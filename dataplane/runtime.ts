@@ -43,6 +43,10 @@ export interface RouteContext {
   paramNames: readonly string[];
   /** body fields in privacy.neverLog: recorded as pseudonyms with a pseudonym key, else not at all */
   sensitiveFields: readonly { name: string; path: readonly string[] }[];
+  /** Deprecation, Sunset and Link headers of a deprecated route, on every answer; null when it is not */
+  deprecationHeaders: Readonly<Record<string, string>> | null;
+  /** wall ms from which the route answers 410; +Infinity without a sunset */
+  sunsetAt: number;
 }
 
 export interface BindingContext {
@@ -72,6 +76,8 @@ export class RuntimeState {
   providers = new Map<string, { fingerprint: string; ctx: ProviderContext }>();
   /** providers replaced by the snapshot being built, retired once it is in force */
   replaced: ProviderContext[] = [];
+  /** route id -> when this replica first served it deprecated (wall ms), for a route that gives no deprecatedSince */
+  deprecatedSeen = new Map<string, number>();
 
   constructor(accounting: Accounting) {
     this.accounting = accounting;
@@ -139,7 +145,28 @@ function compileUpstream(basePath: string, template: string, paramNames: readonl
   return parts;
 }
 
-function routeContext(r: SnapshotRoute, provider: ProviderContext, validate: ValidateFunction | null): RouteContext {
+/**
+ * The headers a deprecated route answers with: Deprecation (RFC 9745, a structured-field date),
+ * Sunset (RFC 8594, an HTTP date) and Link rel="deprecation". Built once per load.
+ */
+function deprecationHeaders(r: SnapshotRoute, state: RuntimeState, wall: number): Record<string, string> | null {
+  const d = r.deprecation;
+  if (d === undefined) {
+    state.deprecatedSeen.delete(r.id);
+    return null;
+  }
+  let since = d.since === null ? undefined : Date.parse(d.since);
+  if (since === undefined) {
+    since = state.deprecatedSeen.get(r.id) ?? wall;
+    state.deprecatedSeen.set(r.id, since);
+  }
+  const headers: Record<string, string> = { deprecation: `@${Math.floor(since / 1000)}` };
+  if (d.sunset !== null) headers.sunset = new Date(d.sunset).toUTCString();
+  if (d.link !== null) headers.link = `<${d.link}>; rel="deprecation"`;
+  return headers;
+}
+
+function routeContext(r: SnapshotRoute, provider: ProviderContext, validate: ValidateFunction | null, state: RuntimeState, wall: number): RouteContext {
   const paramNames = templateParams(r.path);
   const neverLog = new Set(r.neverLog);
   return {
@@ -156,6 +183,8 @@ function routeContext(r: SnapshotRoute, provider: ProviderContext, validate: Val
     loggableParams: paramNames.map((n) => !neverLog.has(n)),
     paramNames,
     sensitiveFields: r.neverLog.filter((n) => !paramNames.includes(n)).map((name) => ({ name, path: name.split('.') })),
+    deprecationHeaders: deprecationHeaders(r, state, wall),
+    sunsetAt: r.deprecation?.sunset == null ? Number.POSITIVE_INFINITY : Date.parse(r.deprecation.sunset),
   };
 }
 
@@ -203,13 +232,13 @@ export function buildRuntime(snapshot: Snapshot, generation: number, state: Runt
   const validators = compileValidators(snapshot);
   const providers = new Map<string, ProviderContext>();
   for (const p of snapshot.providers) providers.set(p.id, providerContext(p, state, now));
+  // `now` is monotonic (performance.now()), for buckets; dates need the wall clock.
+  const wall = Date.now();
   const router = new Router<RouteContext>();
   for (const r of snapshot.routes) {
     const provider = providers.get(r.provider) as ProviderContext; // checkSnapshot verified the reference
-    router.add(r.path, r.methods, routeContext(r, provider, validators.get(r.id) ?? null));
+    router.add(r.path, r.methods, routeContext(r, provider, validators.get(r.id) ?? null, state, wall));
   }
-  // `now` is monotonic (performance.now()), for buckets; dates need the wall clock.
-  const wall = Date.now();
   const runtime: Runtime = {
     snapshot,
     generation,
@@ -235,6 +264,8 @@ export function buildRuntime(snapshot: Snapshot, generation: number, state: Runt
  * has not called the agency yet; a closed undici pool would refuse it.
  */
 export function retireUnused(snapshot: Snapshot, state: RuntimeState): void {
+  const routes = new Set(snapshot.routes.map((r) => r.id));
+  for (const id of state.deprecatedSeen.keys()) if (!routes.has(id)) state.deprecatedSeen.delete(id);
   const live = new Set(snapshot.providers.map((p) => p.id));
   for (const [id, entry] of state.providers) {
     if (!live.has(id)) {
