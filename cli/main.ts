@@ -4,12 +4,14 @@
 //   gozargah compile  -f PATH... [-o json|yaml]   the snapshots and statuses
 //   gozargah report   --redis URL | --audit FILE...  the bus's figures for a month or range of days
 //   gozargah audit    verify | search | public-key    the audit records' evidence (cli/audit/)
+//   gozargah catalogue -f PATH... [--bus B] [--client ID] [-o markdown|openapi|json]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type * as Yaml from 'yaml';
 import type * as Compiler from '../compiler/index.ts';
 import type { StatusEntry } from '../compiler/index.ts';
 import { audit } from './audit/command.ts';
+import { catalogueDocument, CatalogueUsageError } from './catalogue.ts';
 import { readManifestFiles } from './files.ts';
 import { report } from './report/command.ts';
 import { ReportFailure, ReportUsageError } from './report/errors.ts';
@@ -31,6 +33,9 @@ const USAGE = `Usage:
                                                 check the audit records' hash chain and signatures; find
                                                 the transactions that carried one person's ID; print the
                                                 key that verifies them (gozargah audit --help for more)
+  gozargah catalogue -f PATH [-f PATH...] [--bus BUS] [--client ID] [-o markdown|openapi|json]
+                                                the inquiries a client may call on a bus (every
+                                                inquiry without --client), as the bus publishes them
   gozargah --version                            the version
 PATH is a YAML/JSON file, a directory (read recursively) or - (standard input, e.g.
 helm template ... | gozargah validate -f -). Secrets may use data or stringData.
@@ -56,6 +61,14 @@ const COMMAND_USAGE: Record<string, string> = {
   $GOZARGAH_REDIS_PASSWORD) or the dataplane's audit files (.gz, or - for standard input).
   Without --bus every bus is reported together; --top 10. Exit 2 on a usage error, an
   unreachable Redis, an unreadable file or an unknown bus.`,
+  catalogue: `Usage: gozargah catalogue -f PATH [-f PATH...] [--bus BUS] [--client ID] [-o markdown|openapi|json]
+  The inquiries client ID is granted on BUS (default: default), or every inquiry of the bus
+  without --client: path, methods, summary, tags, deprecation, and the client's rate limit,
+  quota and validity. The same documents the bus answers an authenticated client at
+  /.well-known/gozargah/catalogue and /.well-known/gozargah/openapi.json. -o openapi: an
+  OpenAPI 3.1 document with the request and response schemas, the problem codes of each
+  operation and the security schemes; markdown (the default) for people; json. PATH as for
+  validate. Exit 2 on a usage error, an unknown bus or a client with no binding on it.`,
   compile: `Usage: gozargah compile -f PATH [-f PATH...] [-o json|yaml]
   Prints what the operator would publish: the dataplane snapshot of every bus and the status of
   every object. PATH as for validate. Exit 1 when an object is not accepted, 2 on a usage error.`,
@@ -162,6 +175,25 @@ function compileCommand(paths: string[], format: string): number {
   return problems.length > 0 || statuses.some((s) => !fullyAccepted(s)) ? 1 : 0;
 }
 
+function catalogueCommand(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      filename: { type: 'string', short: 'f', multiple: true },
+      bus: { type: 'string', default: 'default' },
+      client: { type: 'string' },
+      output: { type: 'string', short: 'o', default: 'markdown' },
+    },
+    allowPositionals: false,
+  });
+  const { snapshots, statuses, problems } = load(values.filename ?? []);
+  for (const p of problems) process.stderr.write(`error: ${p}\n`);
+  const refused = statuses.filter((s) => !fullyAccepted(s)).length;
+  if (refused > 0) process.stderr.write(`note: ${refused} object(s) not accepted are left out (gozargah validate says why)\n`);
+  process.stdout.write(catalogueDocument(snapshots, values.bus, values.client, values.output, Date.now()));
+  return problems.length > 0 ? 1 : 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
@@ -181,6 +213,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'report') return await report(rest);
     if (command === 'audit') return await audit(rest);
     [compiler, yaml] = await Promise.all([import('../compiler/index.ts'), import('yaml')]);
+    if (command === 'catalogue') return catalogueCommand(rest);
     const { values } = parseArgs({
       args: rest,
       options: { filename: { type: 'string', short: 'f', multiple: true }, output: { type: 'string', short: 'o', default: 'json' } },
@@ -191,6 +224,10 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'compile') return compileCommand(paths, values.output);
     throw new UsageError(`unknown command ${command}`);
   } catch (err) {
+    if (err instanceof CatalogueUsageError) {
+      process.stderr.write(`gozargah catalogue: ${err.message}\n`);
+      return 2;
+    }
     if (err instanceof ReportFailure) {
       process.stderr.write(`gozargah report: ${err.message}\n`);
       return 2;

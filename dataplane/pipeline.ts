@@ -21,6 +21,8 @@ import type { Accounting } from './accounting.ts';
 import type { Metering, Transaction } from './metering.ts';
 import { decodeForFilter, filterAnswer, MAX_FILTERED_BYTES } from './privacy-relay.ts';
 import { pathProblem, splitPath } from './router.ts';
+import { catalogueBody, documentsFor, DOCUMENT_ROUTES, DOCUMENTS_PROVIDER, isDocumentPath, type DocumentPath } from './catalogue.ts';
+import { CATALOGUE_PATH } from '../api/catalogue/index.ts';
 import { beginCall, endCall, type BindingContext, type RouteContext, type Runtime } from './runtime.ts';
 
 const isProblem = (value: unknown): value is Problem => typeof value === 'object' && value !== null && 'kind' in value && 'detail' in value;
@@ -51,6 +53,8 @@ interface Exchange {
   /** the client sent Expect: 100-continue and has not been told to go on */
   expectContinue: boolean;
   route: RouteContext | null;
+  /** the matched route's Deprecation and Sunset headers, on every answer once the route is known */
+  deprecation: RouteContext['deprecationHeaders'];
   /** the provider's pool is held open for this request (beginCall) */
   holdsCall: boolean;
   /** a unit of the binding's quota is taken, to be given back unless the agency answers */
@@ -85,6 +89,14 @@ function matchRoute(req: IncomingMessage, runtime: Runtime): Matched | Problem {
     return problem(Errors.credentialsInQuery, 'Query strings end up in logs; send the API key in the x-api-key header.');
   }
   return { route, params, query };
+}
+
+/** The bus document a request asks for (its path without the query), or null. */
+function documentPathOf(url: string): DocumentPath | null {
+  if (!url.startsWith('/.well-known/')) return null;
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  return isDocumentPath(path) ? path : null;
 }
 
 /** Step 3: the binding was granted this route. */
@@ -278,6 +290,7 @@ export class Pipeline {
       startMono,
       expectContinue,
       route: null,
+      deprecation: null,
       holdsCall: false,
       quota: null,
       quotaAt: 0,
@@ -292,20 +305,26 @@ export class Pipeline {
       if (runtime === null) return this.#refuse(ex, problem(Errors.notReady, 'No configuration snapshot has been loaded yet.'));
       // --audit-unavailable=refuse: no call reaches an agency while its record could not be kept.
       if (!this.#metering.auditAvailable()) return this.#refuse(ex, problem(Errors.auditUnavailable, 'The audit log is failing or full; try again shortly.', { 'retry-after': '5' }));
+      // 0. the bus's own documents for its clients
+      const document = documentPathOf(req.url ?? '/');
+      if (document !== null) return await this.#document(ex, runtime, document);
       // 1. route
       const matched = matchRoute(req, runtime);
       if (isProblem(matched)) return this.#refuse(ex, matched);
       const { route, params } = matched;
       tx.route = route.id;
       tx.provider = route.providerId;
+      ex.deprecation = route.deprecationHeaders;
       // 2. authenticate; path parameters are recorded only for clients the bus knows
       const binding = authenticate(req, runtime);
       if (isProblem(binding)) return this.#refuse(ex, binding);
       tx.client = binding.clientId;
       tx.binding = binding.id;
       tx.params = loggableParams(route, params, this.#pseudonymKey);
-      const identityProblem = checkIdentity(req, binding, Date.now());
+      const wall = Date.now();
+      const identityProblem = checkIdentity(req, binding, wall);
       if (identityProblem !== null) return this.#refuse(ex, identityProblem);
+      if (wall >= route.sunsetAt) return this.#refuse(ex, sunsetProblem(route));
       // 3. authorize
       const denied = authorize(binding, route);
       if (denied !== null) return this.#refuse(ex, denied);
@@ -348,6 +367,56 @@ export class Pipeline {
         this.#finish(ex, res.statusCode, Errors.internal.code);
       }
     }
+  }
+
+  /**
+   * The catalogue or the OpenAPI document, for an authenticated client within its validity and
+   * rate limit: a client polling them spends its rate, never its quota, and never reaches an agency.
+   */
+  async #document(ex: Exchange, runtime: Runtime, path: DocumentPath): Promise<void> {
+    const { req, res, tx } = ex;
+    tx.route = DOCUMENT_ROUTES[path];
+    tx.provider = DOCUMENTS_PROVIDER;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return this.#refuse(ex, problem(Errors.methodNotAllowed, 'This document accepts GET, HEAD.', { allow: 'GET, HEAD' }));
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    if (q >= 0 && credentialsInQuery(url.slice(q), runtime.byKeyHash)) {
+      return this.#refuse(ex, problem(Errors.credentialsInQuery, 'Query strings end up in logs; send the API key in the x-api-key header.'));
+    }
+    const binding = authenticate(req, runtime);
+    if (isProblem(binding)) return this.#refuse(ex, binding);
+    tx.client = binding.clientId;
+    tx.binding = binding.id;
+    const wall = Date.now();
+    const identityProblem = checkIdentity(req, binding, wall);
+    if (identityProblem !== null) return this.#refuse(ex, identityProblem);
+    if (binding.bucket !== null) {
+      const taken = binding.bucket.take(ex.startMono);
+      const wait = taken instanceof Promise ? await taken : taken;
+      if (wait > 0) return this.#refuse(ex, rateLimited(binding, wait));
+    }
+    const documents = documentsFor(runtime, binding, wall);
+    const headers: Record<string, string | string[]> = { 'content-type': 'application/json', 'x-request-id': tx.requestId };
+    let body: Buffer;
+    if (path === CATALOGUE_PATH) {
+      body = catalogueBody(documents, binding, wall);
+      headers['cache-control'] = 'no-store';
+    } else {
+      body = documents.openapi;
+      headers.etag = documents.etag;
+      headers['cache-control'] = 'private, no-cache';
+      if (req.headers['if-none-match'] === documents.etag) {
+        res.writeHead(304, headers);
+        res.end();
+        return this.#finish(ex, 304, 'ok');
+      }
+    }
+    headers['content-length'] = String(body.length);
+    res.writeHead(200, headers);
+    res.end(req.method === 'HEAD' ? undefined : body);
+    tx.responseBytes = req.method === 'HEAD' ? 0 : body.length;
+    if (this.evidence) tx.responseHash = req.method === 'HEAD' ? EMPTY_BODY_HASH : hash('sha256', body);
+    this.#finish(ex, 200, 'ok');
   }
 
   /** Steps 7 to 9, once the request holds a slot toward the agency. */
@@ -395,7 +464,7 @@ export class Pipeline {
   #relay(ex: Exchange, answer: UpstreamAnswer): Promise<void> {
     // A 204 or 304 never has a body; a Content-Length on it only trips clients that hold it to one.
     const headers = downstreamHeaders(answer.headers, answer.status === 204 || answer.status === 304);
-    stampAnswer(headers, ex.tx);
+    stampAnswer(headers, ex);
     return new Promise((resolve) => answer.body.pipeTo(new Relay(ex, answer, headers, this, resolve, this.evidence)));
   }
 
@@ -431,7 +500,7 @@ export class Pipeline {
     const headers = downstreamHeaders(answer.headers, true);
     delete headers['content-encoding'];
     headers['content-length'] = String(filtered.length);
-    stampAnswer(headers, ex.tx);
+    stampAnswer(headers, ex);
     ex.res.writeHead(answer.status, headers);
     ex.res.end(filtered);
     ex.tx.responseBytes = filtered.length;
@@ -467,6 +536,7 @@ export class Pipeline {
     if (!res.headersSent) {
       if (ex.expectContinue) res.setHeader('connection', 'close');
       if (tx.requestHash !== null) res.setHeader(REQUEST_HASH_HEADER, tx.requestHash);
+      if (ex.deprecation !== null) for (const name in ex.deprecation) res.setHeader(name, ex.deprecation[name] as string);
     }
     const body = sendProblem(res, p, tx.requestId);
     tx.responseBytes = body.length;
@@ -598,9 +668,19 @@ class Relay implements BodySink {
 }
 
 /** What the bus adds to every agency answer it relays: the request id, and the request hash once the body was read. */
-function stampAnswer(headers: Record<string, string | string[]>, tx: Transaction): void {
-  headers['x-request-id'] = tx.requestId;
-  if (tx.requestHash !== null) headers[REQUEST_HASH_HEADER] = tx.requestHash;
+function stampAnswer(headers: Record<string, string | string[]>, ex: Exchange): void {
+  headers['x-request-id'] = ex.tx.requestId;
+  if (ex.tx.requestHash !== null) headers[REQUEST_HASH_HEADER] = ex.tx.requestHash;
+  if (ex.deprecation !== null) Object.assign(headers, ex.deprecation);
+}
+
+/** A route past its sunset: gone, and said so with the date and where to read about it. */
+function sunsetProblem(route: RouteContext): Problem {
+  const link = route.deprecationHeaders?.link;
+  return problem(
+    Errors.routeSunset,
+    `${route.id} was retired on ${new Date(route.sunsetAt).toISOString()}${link === undefined ? '' : `; see ${link.slice(1, link.indexOf('>'))}`}.`,
+  );
 }
 
 /** An answer that never has a body, whose declared Content-Length undici took for a promise of one. */
