@@ -4,11 +4,12 @@
 // catalogue costs a cache lookup and one small JSON encoding.
 import { createHash } from 'node:crypto';
 import { CATALOGUE_PATH, catalogueOf, isSunset, OPENAPI_PATH, openApiOf } from '../api/catalogue/index.ts';
+import { BUS_DOCUMENTS_PROVIDER } from '../api/accounting/index.ts';
 import type { SnapshotBinding } from '../api/snapshot/index.ts';
 import type { BindingContext, Runtime } from './runtime.ts';
 
 /** What the metering records a document as: served by the bus itself, not by an agency. */
-export const DOCUMENTS_PROVIDER = 'gozargah';
+export const DOCUMENTS_PROVIDER = BUS_DOCUMENTS_PROVIDER;
 export const DOCUMENT_ROUTES = { [CATALOGUE_PATH]: 'gozargah/catalogue', [OPENAPI_PATH]: 'gozargah/openapi' } as const;
 export type DocumentPath = keyof typeof DOCUMENT_ROUTES;
 

@@ -44,7 +44,8 @@ async function ask(bus: Bus, who: string, method: string, path: string, key: str
   const text = await res.text();
   const refusal = res.headers.get('x-gozargah-error');
   const from = refusal === null ? 'agency' : `bus refused: ${refusal}`;
-  say(`\n[${bus.name}] ${who}: ${method} ${path}\n  -> ${res.status} (${from}) ${text.length > 220 ? `${text.slice(0, 220)}...` : text}\n`);
+  const retiring = res.headers.get('deprecation') === null ? '' : `  Deprecation: ${res.headers.get('deprecation')}, Sunset: ${res.headers.get('sunset')}\n`;
+  say(`\n[${bus.name}] ${who}: ${method} ${path}\n  -> ${res.status} (${from}) ${text.length > 220 ? `${text.slice(0, 220)}...` : text}\n${retiring}`);
   return res.status;
 }
 
@@ -130,7 +131,22 @@ function evidence(buses: Bus[], keys: AuditKeys): void {
   say(`${rows.length > 12 ? [...rows.slice(0, 9), `  ... ${rows.length - 11} more rows ...`, ...rows.slice(-2)].join('\n') : rows.join('\n')}\n`);
 }
 
+/** What a client learns from the bus itself: its catalogue and its OpenAPI document. */
+async function discover(pub: Bus): Promise<void> {
+  say('\n=== Snapp asks the bus what it may call: GET /.well-known/gozargah/catalogue ===\n');
+  const catalogue = (await (await fetch(`${pub.url}/.well-known/gozargah/catalogue`, { headers: { 'x-api-key': SNAPP } })).json()) as {
+    inquiries: { methods: string[]; path: string; summary: string | null; sunset: string | null }[];
+    bindings: { rateLimit: unknown; quota: unknown }[];
+    usage: unknown;
+  };
+  for (const i of catalogue.inquiries) say(`  ${i.methods.join(',')} ${i.path}  ${i.summary ?? ''}${i.sunset === null ? '' : `  (sunset ${i.sunset})`}\n`);
+  say(`  limits ${JSON.stringify(catalogue.bindings[0])}, usage ${JSON.stringify(catalogue.usage)}\n`);
+  const openapi = (await (await fetch(`${pub.url}/.well-known/gozargah/openapi.json`, { headers: { 'x-api-key': SNAPP } })).json()) as { openapi: string; paths: object };
+  say(`  GET /.well-known/gozargah/openapi.json: OpenAPI ${openapi.openapi}, ${Object.keys(openapi.paths).length} paths, the problem codes of each operation\n`);
+}
+
 async function inquiries(pub: Bus, internal: Bus): Promise<void> {
+  await discover(pub);
   say('\n=== Allowed: Snapp (ride-hailing, public bus) checks a driver ===');
   await ask(pub, 'snapp', 'GET', '/civil-registry/v1/persons/0012345678', SNAPP);
   await ask(pub, 'snapp', 'GET', '/post/v1/addresses/1591634311', SNAPP);

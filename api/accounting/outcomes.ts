@@ -1,6 +1,12 @@
 // The three outcomes the bus publishes, from the bus's own codes (dataplane/errors.ts).
 export type Outcome = 'served' | 'refused' | 'agency_error';
 
+/**
+ * The provider the bus's own documents (its catalogue and OpenAPI, answered to a client without
+ * an agency) are recorded under: in audit records and metrics, but never an inquiry in a report.
+ */
+export const BUS_DOCUMENTS_PROVIDER = 'gozargah';
+
 /** The agency failed: it answered 5xx, timed out, was unreachable, or broke or oversized its answer. */
 const AGENCY_ERRORS: ReadonlySet<string> = new Set([
   'upstream_error',

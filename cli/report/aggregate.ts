@@ -1,7 +1,7 @@
 // From usage rows to the report: pure, the same for rows read from Redis and from audit records.
 // Rows are summed per (provider, route, client, code) as they come, so a month of audit records
 // costs memory per distinct combination, not per transaction.
-import { outcomeOf, usageField, type Outcome, type UsageParts } from '../../api/accounting/index.ts';
+import { BUS_DOCUMENTS_PROVIDER, outcomeOf, usageField, type Outcome, type UsageParts } from '../../api/accounting/index.ts';
 import type { Period } from './period.ts';
 
 export interface CountedRow extends UsageParts {
@@ -103,8 +103,14 @@ export function buildReport(rows: Iterable<CountedRow>, meta: ReportMeta): Repor
   const services = new Map<string, Sums>();
   const clients = new Map<string, Sums>();
   const refusals = new Map<string, number>();
+  let documents = 0;
   for (const row of rows) {
     if (row.count <= 0) continue;
+    // A client reading its catalogue asked no agency anything: not an inquiry.
+    if (row.provider === BUS_DOCUMENTS_PROVIDER) {
+      documents += row.count;
+      continue;
+    }
     const outcome = outcomeOf(row.code);
     outcomes[outcome] += row.count;
     sumInto(providers, row.provider, row.count, outcome);
@@ -115,6 +121,7 @@ export function buildReport(rows: Iterable<CountedRow>, meta: ReportMeta): Repor
   const total = outcomes.served + outcomes.refused + outcomes.agency_error;
   const counted = (n: number): Counted => ({ transactions: n, share: share(n, total) });
   const notes = [...meta.notes];
+  if (documents > 0) notes.push(`${documents} request(s) for the bus's own documents (catalogue, OpenAPI) are not counted as transactions.`);
   if (total === 0) notes.push(`No transactions in the period${meta.buses.length === 0 ? '' : ` on ${meta.buses.join(', ')}`}.`);
   const { period } = meta;
   return {

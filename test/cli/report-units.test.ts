@@ -69,6 +69,17 @@ t.test('top lists: count descending, then name in code-point order; empty names 
   t.same(buildReport([], META).notes, ['No transactions in the period on b.']);
 });
 
+t.test('the bus\'s own documents are not transactions: left out, and the note says how many', async (t) => {
+  const tally = new Tally();
+  tally.add(row('civil/registry', 'civil/birth', 'c/a', 'ok', 3));
+  tally.add(row('gozargah', 'gozargah/catalogue', 'c/a', 'ok', 2));
+  tally.add(row('gozargah', 'gozargah/openapi', 'c/a', 'ok', 1));
+  const r = buildReport(tally.rows(), META);
+  t.equal(r.transactions, 3);
+  t.same(r.active, { providers: 1, services: 1, clients: 1 });
+  t.same(r.notes, ["3 request(s) for the bus's own documents (catalogue, OpenAPI) are not counted as transactions."]);
+});
+
 t.test('the audit parser reads what the dataplane writes, with and without the bus', async (t) => {
   const tx: Transaction = {
     requestId: 'r-1', client: 'bank/app', binding: 'bank/b', provider: 'civil/registry', route: 'civil/birth', method: 'GET', status: 200, code: 'ok',
