@@ -45,6 +45,15 @@ function outsideValidity(validity: { notBefore?: string; notAfter?: string } | u
   return null;
 }
 
+/**
+ * A route served past its sunset: the dataplane answers 410 route_sunset, so it is not Ready (the
+ * operator compiles again at the sunset).
+ */
+function pastSunset(spec: { deprecated?: boolean; sunset?: string }, now: string): ConditionInput | null {
+  if (spec.deprecated !== true || spec.sunset === undefined || Date.parse(spec.sunset) > Date.parse(now)) return null;
+  return fail('Ready', 'Sunset', `The route was retired at ${spec.sunset}: the dataplane answers its calls 410 route_sunset and the catalogue no longer lists it. Delete it once its clients have moved, or move spec.sunset.`);
+}
+
 export function compile(input: CompileInput): CompileOutput {
   const { now, serving } = input;
   // 1. index the objects and check their schemas
@@ -126,7 +135,7 @@ export function compile(input: CompileInput): CompileOutput {
         ? fail('Programmed', 'Invalid', 'Not programmed: see Accepted and ResolvedRefs.')
         : programmedCondition('InquiryRoute', r.route.metadata, buses, serving),
     ];
-    statuses.push(statusEntry('InquiryRoute', r.route, now, conditions, { buses: buses.join(','), boundClients: boundClients.get(r.id) ?? 0 }));
+    statuses.push(statusEntry('InquiryRoute', r.route, now, conditions, { buses: buses.join(','), boundClients: boundClients.get(r.id) ?? 0 }, r.entry === null ? null : pastSunset(r.route.spec, now)));
   }
   for (const b of bindings.values()) {
     const conditions = [

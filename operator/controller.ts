@@ -316,25 +316,35 @@ export class Controller {
   }
 
   /**
-   * No object changes when a binding's validity window opens or closes: compile again then, so
-   * Ready says Expired (or Ready again) on time; and warn a week ahead of notAfter.
+   * No object changes when a binding's validity window opens or closes or a route's sunset
+   * passes: compile again then, so Ready says Expired, Sunset (or Ready again) on time; and warn
+   * a week ahead.
    */
   #watchValidity(nowMs: number): void {
-    const bindings: BindingValidity[] = [];
+    const watched: BindingValidity[] = [];
+    type Meta = { name?: string; namespace?: string; uid?: string };
+    const add = (kind: BindingValidity['kind'], m: Meta | undefined, window: { notBefore?: string; notAfter?: string }): void => {
+      if (m?.name !== undefined) watched.push({ kind, name: m.name, namespace: m.namespace ?? 'default', uid: m.uid ?? '', ...window });
+    };
     for (const o of this.#byKind.get('ClientBinding')?.list() ?? []) {
-      const b = o as { metadata?: { name?: string; namespace?: string; uid?: string }; spec?: { validity?: { notBefore?: string; notAfter?: string } } };
-      const validity = b.spec?.validity;
-      if (validity === undefined || b.metadata?.name === undefined) continue;
-      bindings.push({ name: b.metadata.name, namespace: b.metadata.namespace ?? 'default', uid: b.metadata.uid ?? '', notBefore: validity.notBefore, notAfter: validity.notAfter });
+      const b = o as { metadata?: Meta; spec?: { validity?: { notBefore?: string; notAfter?: string } } };
+      if (b.spec?.validity !== undefined) add('ClientBinding', b.metadata, b.spec.validity);
     }
-    const plan = validityPlan(bindings, nowMs);
-    for (const b of plan.expiringSoon) {
-      const key = `${b.uid}/${b.notAfter}`;
+    for (const o of this.#byKind.get('InquiryRoute')?.list() ?? []) {
+      const r = o as { metadata?: Meta; spec?: { deprecated?: boolean; sunset?: string } };
+      if (r.spec?.deprecated === true && r.spec.sunset !== undefined) add('InquiryRoute', r.metadata, { notAfter: r.spec.sunset });
+    }
+    const plan = validityPlan(watched, nowMs);
+    for (const w of plan.expiringSoon) {
+      const key = `${w.uid}/${w.notAfter}`;
       if (this.#expiryNoted.has(key)) continue;
       this.#expiryNoted.add(key);
+      const left = timeLeft(Date.parse(w.notAfter) - nowMs);
       this.#recorder.record(
-        { apiVersion: `${GROUP}/${VERSION}`, kind: 'ClientBinding', namespace: b.namespace, name: b.name, uid: b.uid },
-        { type: 'Warning', reason: 'BindingExpiresSoon', message: `The binding's validity ends at ${b.notAfter} (${timeLeft(Date.parse(b.notAfter) - nowMs)}): after that the dataplane refuses its calls (401 binding_expired). Move spec.validity.notAfter to renew it.` },
+        { apiVersion: `${GROUP}/${VERSION}`, kind: w.kind, namespace: w.namespace, name: w.name, uid: w.uid },
+        w.kind === 'ClientBinding'
+          ? { type: 'Warning', reason: 'BindingExpiresSoon', message: `The binding's validity ends at ${w.notAfter} (${left}): after that the dataplane refuses its calls (401 binding_expired). Move spec.validity.notAfter to renew it.` }
+          : { type: 'Warning', reason: 'RouteSunsetSoon', message: `The route's sunset is ${w.notAfter} (${left}): after that the dataplane answers its calls 410 route_sunset. Its clients see the date in the Sunset header of every answer.` },
       );
     }
     if (this.#validityTimer !== null) clearTimeout(this.#validityTimer);

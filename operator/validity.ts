@@ -1,7 +1,7 @@
-// A ClientBinding's validity window, as the operator must watch it: no object changes when a
-// window opens or closes, so the operator compiles again then (the compiler turns Ready to
-// Expired or back), and says a week ahead that a binding is about to expire. Pure: the clock is
-// an argument.
+// A ClientBinding's validity window and an InquiryRoute's sunset, as the operator must watch
+// them: no object changes when a window opens or closes or a sunset passes, so the operator
+// compiles again then (the compiler turns Ready to Expired, Sunset or back), and says a week
+// ahead that a binding is about to expire or a route to be retired. Pure: the clock is an argument.
 
 /** How long before notAfter the operator warns (a Warning Event `BindingExpiresSoon`). */
 export const EXPIRY_NOTICE_MS = 7 * 24 * 3600 * 1000;
@@ -9,10 +9,12 @@ export const EXPIRY_NOTICE_MS = 7 * 24 * 3600 * 1000;
 const MAX_WAIT_MS = 24 * 3600 * 1000;
 
 export interface BindingValidity {
+  kind: 'ClientBinding' | 'InquiryRoute';
   namespace: string;
   name: string;
   uid: string;
   notBefore?: string;
+  /** a binding's validity end, a route's sunset */
   notAfter?: string;
 }
 

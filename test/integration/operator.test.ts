@@ -146,6 +146,26 @@ t.test('a binding whose validity ends: a Warning Event ahead, then Ready False E
   await kubectl(['delete', 'clientbinding', '-n', 'clients', 'trial']);
 });
 
+t.test('a route whose sunset passes: a Warning Event ahead, then Ready False Sunset on time, and 410 route_sunset', async (t2) => {
+  const RETIRING_KEY = 'demo-only-e2e-retiring-key-Lk8sD3';
+  const sunset = new Date(Date.now() + 8_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  await apply([
+    route('retiring', 'agency', '/e2e/v0/echo/{id}', { upstreamPath: '/echo/{id}', buses: ['public'], deprecated: true, sunset }),
+    binding('retiring-client', 'e2e-retiring', [{ namespace: 'gov', name: 'retiring' }], { bus: 'public' }),
+    keySecret('retiring-client-keys', { k: RETIRING_KEY }),
+  ]);
+  await waitFor(async () => settled(await get('inquiryroute', 'gov', 'retiring')), 30_000, () => 'the retiring route never became Ready');
+  await waitFor(async () => (await status('/e2e/v0/echo/1', RETIRING_KEY)) === 200, 30_000, () => 'the retiring route was never served');
+  const described = await kubectl(['describe', 'inquiryroute', '-n', 'gov', 'retiring']);
+  t2.match(described, /Warning\s+RouteSunsetSoon\s+\S+\s+gozargah-operator\s+The\s+route's\s+sunset\s+is/, 'warned in the week before the sunset');
+  let last: Item | undefined;
+  await waitFor(async () => condition((last = await get('inquiryroute', 'gov', 'retiring')), 'Ready')?.reason === 'Sunset', 30_000, () => `never Sunset: ${JSON.stringify(last?.status)}`);
+  t2.match(condition(last as Item, 'Ready'), { status: 'False', message: new RegExp(`retired at ${sunset}.*410 route_sunset`) });
+  t2.equal(await status('/e2e/v0/echo/2', RETIRING_KEY), 410, 'and the dataplane answers 410');
+  await kubectl(['delete', 'inquiryroute', '-n', 'gov', 'retiring']);
+  await kubectl(['delete', 'clientbinding', '-n', 'clients', 'retiring-client']);
+});
+
 t.test("deleting a binding makes its key fail with 401", async (t2) => {
   await kubectl(['delete', 'clientbinding', '-n', 'clients', 'e2e', 'same-key']);
   await waitFor(async () => (await status('/e2e/v1/echo/4')) === 401, 30_000, () => `the key still works:\n${publicDp.logs().slice(-2000)}`);
