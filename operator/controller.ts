@@ -22,9 +22,9 @@ import {
   type Snapshot,
   type SnapshotManifest,
 } from '../api/snapshot/index.ts';
-import { compile } from '../compiler/index.ts';
 import type { StatusEntry } from '../compiler/types.ts';
 import { describeError } from './api-errors.ts';
+import { OffLoopCompiler } from './compile-off-loop.ts';
 import { eventRecorder, type EventRecorder } from './events.ts';
 import { timeLeft, validityPlan, type BindingValidity } from './validity.ts';
 import type { OperatorMetrics } from './metrics.ts';
@@ -45,6 +45,8 @@ export interface ControllerOptions {
   metrics: OperatorMetrics;
   /** with --redis: the leader writes status.usage from the fleet's counts this often */
   usage?: { target: RedisTarget; intervalMs: number } | null;
+  /** test hook: the compile worker spins this long before each pass (GOZARGAH_TEST_COMPILE_DELAY_MS) */
+  compileDelayMs?: number;
 }
 
 /** Status writes in flight at once: enough to finish 10,000 quickly, few enough not to flood the API server. */
@@ -100,6 +102,7 @@ export class Controller {
   #recheckTimer: NodeJS.Timeout | null = null;
   #recheckAtMs = Infinity;
   #usage: UsageLoop | null = null;
+  #compiler: OffLoopCompiler;
   /** when a binding's validity window next opens, closes or enters its notice: compile again then */
   #validityTimer: NodeJS.Timeout | null = null;
   /** BindingExpiresSoon already recorded, by uid and notAfter (once per operator run) */
@@ -108,6 +111,7 @@ export class Controller {
 
   constructor(options: ControllerOptions) {
     this.#o = options;
+    this.#compiler = new OffLoopCompiler(options.compileDelayMs ?? 0);
     const { kc, namespace, resyncMs, log } = options;
     this.#custom = kc.makeApiClient(CustomObjectsApi);
     this.#core = kc.makeApiClient(CoreV1Api);
@@ -187,6 +191,7 @@ export class Controller {
     for (const timer of [this.#timer, this.#recheckTimer, this.#verifyTimer, this.#validityTimer]) if (timer !== null) clearTimeout(timer);
     for (const w of this.#watches) w.stop();
     await this.#usage?.stop();
+    await this.#compiler.stop();
     while (this.#running) await new Promise((resolve) => setTimeout(resolve, 20));
     // Events still queued get a moment, not a say in how long shutdown takes.
     await Promise.race([this.#recorder.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
@@ -253,7 +258,8 @@ export class Controller {
       retry = !(await this.#reconcile());
     } catch (err) {
       retry = true;
-      this.#o.log({ level: 'error', msg: 'reconcile failed', error: describeError(err) });
+      // Stopping ends a compile in flight: not a failure worth an error line.
+      if (!this.#stopped) this.#o.log({ level: 'error', msg: 'reconcile failed', error: describeError(err) });
       this.lastReconcile = { at: new Date().toISOString(), ok: false, error: describeError(err) };
     }
     this.#running = false;
@@ -286,14 +292,14 @@ export class Controller {
     const fresh = this.#fresh(now.getTime());
     this.#countedReports = summarize(fresh).fingerprint;
     let { serving, unknown } = this.#serving(fresh);
-    let output = compile({ objects, now: now.toISOString(), serving, buses, trustSchema: true });
+    let output = await this.#compiler.compile({ objects, now: now.toISOString(), serving, buses, trustSchema: true });
     for (const [bus, snapshot] of Object.entries(output.snapshots)) this.#remember(bus, snapshot);
     // A replica serves a snapshot this replica had not compiled yet (it just started, or just took
     // the lead) and now has: compile again with that report counted, or every object would flap
     // to Programmed=False and back.
     if (unknown.some(([bus, hash]) => this.#known.get(bus)?.has(hash) === true)) {
       ({ serving, unknown } = this.#serving(fresh));
-      output = compile({ objects, now: now.toISOString(), serving, buses, trustSchema: true });
+      output = await this.#compiler.compile({ objects, now: now.toISOString(), serving, buses, trustSchema: true });
     }
 
     let ok = true;

@@ -32,7 +32,17 @@ async function main(): Promise<void> {
 
   const metrics = new OperatorMetrics();
   const usage = args.redis === null ? null : { target: args.redis, intervalMs: args.usageSeconds * 1000 };
-  const controller = new Controller({ kc, namespace: args.namespace, debounceMs: args.debounceMs, resyncMs: args.rewatchSeconds * 1000, log, metrics, usage });
+  const controller = new Controller({
+    kc,
+    namespace: args.namespace,
+    debounceMs: args.debounceMs,
+    resyncMs: args.rewatchSeconds * 1000,
+    log,
+    metrics,
+    usage,
+    // A test hook only (test/integration/compile-off-loop.test.ts): a compile made to outlast the Lease.
+    compileDelayMs: Number(process.env['GOZARGAH_TEST_COMPILE_DELAY_MS'] ?? 0) || 0,
+  });
   const elector = new LeaderElector(kc.makeApiClient(CoordinationV1Api), {
     namespace: args.namespace,
     name: args.leaseName,
