@@ -26,6 +26,26 @@ export interface WatchOptions<T extends KubernetesObject> {
   /** an object was added, updated or deleted, or the collection was listed afresh */
   onChange: (event: 'add' | 'update' | 'delete' | 'list', object?: T) => void;
   log: (record: Record<string, unknown>) => void;
+  /** drops what the operator never reads from an object before the cache keeps it (see trimBookkeeping) */
+  trim?: (object: T) => void;
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * What the API server and kubectl keep on every object and the operator never reads: the
+ * managedFields of server-side apply, and kubectl's last-applied annotation, a second copy of the
+ * whole object. At national scale they are most of what the caches would hold.
+ */
+export function trimBookkeeping(object: KubernetesObject): void {
+  const metadata = object.metadata;
+  if (metadata === undefined) return;
+  delete metadata.managedFields;
+  const annotations = metadata.annotations;
+  if (annotations !== undefined && LAST_APPLIED in annotations) {
+    delete annotations[LAST_APPLIED];
+    if (Object.keys(annotations).length === 0) delete metadata.annotations;
+  }
 }
 
 /** What the controller needs of every watch, whatever it holds. */
@@ -105,17 +125,22 @@ export class Watched<T extends KubernetesObject> implements WatchHandle {
   #replace(): void {
     if (this.#stopped) return;
     const { kc, path, list, labelSelector, onChange } = this.#options;
+    const trim = this.#options.trim ?? trimBookkeeping;
     // The client relists on 410 without looking whether it was stopped meanwhile: a retired
     // informer's list must fail, or it would open a watch nobody ever aborts.
     let self: Cache<T> | null = null;
     const guardedList = async (): Promise<KubernetesListObject<T>> => {
       const result = await list();
       if (self !== null && this.#retired.has(self)) throw new Error('retired');
+      for (const item of result.items) trim(item);
       return result;
     };
     const informer = makeInformer<T>(kc, path, guardedList, labelSelector) as Cache<T>;
     self = informer;
     this.#starting = informer;
+    // The cache keeps the very object the watch event carries: trimmed first, before it is read.
+    informer.on('add', trim);
+    informer.on('update', trim);
     for (const event of ['add', 'update', 'delete'] as const) {
       informer.on(event, (object: T) => {
         if (informer === this.#current) onChange(event, object);
