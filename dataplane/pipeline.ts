@@ -299,7 +299,8 @@ export class Pipeline {
       tx.route = route.id;
       tx.provider = route.providerId;
       // 2. authenticate; path parameters are recorded only for clients the bus knows
-      const binding = authenticate(req, runtime);
+      const authenticated = authenticate(req, runtime);
+      const binding = authenticated instanceof Promise ? await authenticated : authenticated;
       if (isProblem(binding)) return this.#refuse(ex, binding);
       tx.client = binding.clientId;
       tx.binding = binding.id;
