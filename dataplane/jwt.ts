@@ -71,9 +71,11 @@ const audiencesOf = (payload: JWTPayload): readonly string[] => (typeof payload.
 export class JwtVerifier<B> {
   #byIssuer = new Map<string, Group<B>[]>();
   #cache = new Map<string, Remembered<B>>();
+  #cacheEntries: number;
 
   /** `bindings`: each snapshot binding with jwt credentials, and what authenticate returns for it. */
-  constructor(bindings: readonly { entry: SnapshotBinding; binding: B }[], jwks: JwksRegistry) {
+  constructor(bindings: readonly { entry: SnapshotBinding; binding: B }[], jwks: JwksRegistry, cacheEntries = CACHE_ENTRIES) {
+    this.#cacheEntries = cacheEntries;
     const groups = new Map<string, Group<B>>();
     for (const { entry, binding } of bindings) {
       const jwt = entry.jwt;
@@ -97,10 +99,6 @@ export class JwtVerifier<B> {
         allowed: jwt.algorithms.join(', '),
       });
     }
-  }
-
-  get issuers(): number {
-    return this.#byIssuer.size;
   }
 
   /** The binding a bearer token belongs to, or why it belongs to none. Synchronous for a token seen before. */
@@ -162,7 +160,7 @@ export class JwtVerifier<B> {
   }
 
   #remember(key: string, entry: Remembered<B>): void {
-    if (this.#cache.size >= CACHE_ENTRIES) this.#cache.delete(this.#cache.keys().next().value as string);
+    if (this.#cache.size >= this.#cacheEntries) this.#cache.delete(this.#cache.keys().next().value as string);
     this.#cache.set(key, entry);
   }
 }
