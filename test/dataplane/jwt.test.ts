@@ -33,8 +33,10 @@ const [k1, k2, secretKey, stranger] = await Promise.all([signingKey('k1', 'rsa')
 let served: string = JSON.stringify({ keys: [k1.jwk] });
 let fetches = 0;
 const jwksServer: Server = createServer((req, res) => {
-  fetches++;
   res.writeHead(200, { 'content-type': 'application/json' });
+  // /huge.json: a JWKS past the dataplane's 512 KiB cap, never taken.
+  if (req.url === '/huge.json') return res.end(JSON.stringify({ keys: [k1.jwk], padding: 'x'.repeat(600 << 10) }));
+  fetches++;
   res.end(served);
 });
 await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
@@ -52,6 +54,7 @@ const dir = manifestDir([
   route('echo', 'agency', '/tax/v1/echo/{id}', { upstreamPath: '/echo/{id}' }),
   binding('tax', 'tax-office', echo, jwt({ issuer: ISSUER, jwksURL: `http://127.0.0.1:${jwksPort}/jwks.json` })),
   binding('expired', 'old-client', echo, { ...jwt({ issuer: ISSUER, jwksURL: `http://127.0.0.1:${jwksPort}/jwks.json` }), validity: { notAfter: '2020-01-01T00:00:00Z' } }),
+  binding('huge', 'huge-client', echo, jwt({ issuer: `${ISSUER}-huge`, jwksURL: `http://127.0.0.1:${jwksPort}/huge.json` })),
   keySecret('customs-jwks', { 'jwks.json': JSON.stringify({ keys: [secretKey.jwk] }) }),
   binding('customs', 'customs', echo, jwt({ issuer: SECRET_ISSUER, claim: 'client_id', claimValue: 'customs-dispatch', algorithms: ['ES256'], jwks: { secretRef: { name: 'customs-jwks' } } })),
 ]);
@@ -137,6 +140,11 @@ t.test('alg none and HS256 keyed with the public key are refused', async (t2) =>
   t2.notOk(agency.seen.some((s) => s.url === '/echo/none' || s.url === '/echo/hs256'), 'neither reached the agency');
 });
 
+t.test('a JWKS past the size cap is never taken: its issuer\'s tokens cannot be verified', async (t2) => {
+  refused(t2, await call('huge', await token(k1, { iss: `${ISSUER}-huge`, sub: 'huge-client' })), /keys \(jwksURL\) could not be fetched yet/);
+  t2.match(dp.logs(), /"msg":"JWKS fetch failed; tokens of its issuer cannot be verified yet","url":"[^"]*huge.json","error":"answered more than 524288 bytes"/);
+});
+
 t.test('the binding of a JWT client keeps its validity window', async (t2) => {
   const answer = await call('old', await token(k1, { sub: 'old-client' }));
   t2.equal(answer.status, 401, JSON.stringify(answer.body));
@@ -169,7 +177,7 @@ t.test('a JWKS server answering garbage, then down, leaves the last good keys in
   t2.equal(fetches, before, 'the server is down');
   const answer = await call('down', await token(k2));
   t2.equal(answer.status, 200, JSON.stringify(answer.body));
-  const warnings = dp.logs().split('\n').filter((l) => l.includes('JWKS fetch failed'));
+  const warnings = dp.logs().split('\n').filter((l) => l.includes('JWKS fetch failed') && l.includes('/jwks.json'));
   t2.equal(warnings.length, 1, 'one warning for the whole failure streak');
   t2.match(warnings[0], /the last good keys stay in force/);
 });
