@@ -3,12 +3,13 @@
 // bench/results/ (JSON and markdown). Not part of make test. Settings from the environment:
 //   BENCH_SECONDS (10) per run, BENCH_CONNECTIONS (50), BENCH_RUNS (5) saturation rounds per
 //   contender, BENCH_WARMUP (3) seconds, BENCH_RATE (5000) requests/s for the latency run,
-//   BENCH_GENERATOR (wrk when installed, else autocannon), BENCH_AGENCY (node | nginx).
+//   BENCH_GENERATOR (wrk when installed, else autocannon), BENCH_AGENCY (node | nginx),
+//   BENCH_CONTENDERS (a comma-separated subset, e.g. dataplane,dataplane-jwt; default all).
 //   --scale-only: only the scale part (make bench-scale); --no-scale: only the contenders.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { CONTENDERS } from './contenders.ts';
+import { CONTENDERS, type ContenderName } from './contenders.ts';
 import type { Generator } from './generators.ts';
 import { benchTable, runBench, type BenchResult } from './harness.ts';
 import { has, CPU } from './processes.ts';
@@ -36,6 +37,8 @@ function targets(bench: BenchResult | null, scale: ScaleResult | null): Target[]
     const r = bench.ratios;
     if (r['dataplane/nginx'] !== undefined) out.push({ what: 'dataplane >= 0.30x nginx req/s', value: r['dataplane/nginx'].toFixed(2), met: r['dataplane/nginx'] >= 0.3 });
     if (r['dataplane-redis/dataplane'] !== undefined) out.push({ what: 'dataplane + Redis >= 0.9x dataplane req/s', value: r['dataplane-redis/dataplane'].toFixed(2), met: r['dataplane-redis/dataplane'] >= 0.9 });
+    const jwt = r['dataplane-jwt/dataplane'];
+    if (jwt !== undefined) out.push({ what: 'JWT (Bearer) >= 0.9x API key req/s', value: jwt.toFixed(2), met: jwt >= 0.9 });
     const evidence = r['dataplane-signed-audit/dataplane-plain-audit'];
     if (evidence !== undefined) out.push({ what: 'audit with chain, signing, body hashes and pseudonyms >= 0.9x without req/s', value: evidence.toFixed(2), met: evidence >= 0.9 });
     if (r['dataplane/http-proxy'] !== undefined) out.push({ what: 'dataplane >= 1.8x http-proxy req/s', value: r['dataplane/http-proxy'].toFixed(2), met: r['dataplane/http-proxy'] >= 1.8 });
@@ -69,9 +72,12 @@ async function main(): Promise<void> {
 
   let bench: BenchResult | null = null;
   if (!scaleOnly) {
-    if (!has('nginx')) throw new Error('nginx is not installed (make bench installs it)');
+    const contenders = process.env['BENCH_CONTENDERS']?.split(',') ?? CONTENDERS;
+    const unknown = contenders.filter((c) => !(CONTENDERS as readonly string[]).includes(c));
+    if (unknown.length > 0) throw new Error(`BENCH_CONTENDERS: unknown ${unknown.join(', ')} (known: ${CONTENDERS.join(', ')})`);
+    if (contenders.includes('nginx') && !has('nginx')) throw new Error('nginx is not installed (make bench installs it)');
     const agency = (process.env['BENCH_AGENCY'] ?? 'node') as 'node' | 'nginx';
-    bench = await runBench({ ...common, contenders: CONTENDERS, agency, rate: env('BENCH_RATE', 5000), rateConnections: env('BENCH_RATE_CONNECTIONS', 10) });
+    bench = await runBench({ ...common, contenders: contenders as ContenderName[], agency, rate: env('BENCH_RATE', 5000), rateConnections: env('BENCH_RATE_CONNECTIONS', 10) });
   }
   const scale = withScale ? await runScale({ ...common, routes: 10_000, bindings: 5_000 }) : null;
   const prop = withScale ? PROPAGATION : null;

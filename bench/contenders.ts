@@ -1,7 +1,7 @@
 // The processes a benchmark starts: the agency, and the four contenders in front of it. Each
-// contender starts on the proxy CPU and answers the URL (and API key) the load goes to.
+// contender starts on the proxy CPU and answers the URL (and credential header) the load goes to.
 import type { ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { accepting, CPU, IMAGE_NODE_FLAGS, pinned, printed, stop } from './proce
 
 const ROOT = join(import.meta.dirname, '..');
 
-export const CONTENDERS = ['direct', 'nginx', 'http-proxy', 'dataplane', 'dataplane-redis', 'dataplane-plain-audit', 'dataplane-signed-audit'] as const;
+export const CONTENDERS = ['direct', 'nginx', 'http-proxy', 'dataplane', 'dataplane-jwt', 'dataplane-redis', 'dataplane-plain-audit', 'dataplane-signed-audit'] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
 export const LABELS: Record<ContenderName, string> = {
@@ -23,6 +23,7 @@ export const LABELS: Record<ContenderName, string> = {
   nginx: 'nginx, 1 worker, keep-alive upstream',
   'http-proxy': 'http-proxy 1.18, keep-alive agent',
   dataplane: 'gozargah dataplane, whole pipeline, 1 worker',
+  'dataplane-jwt': 'gozargah dataplane, the same client with Authorization: Bearer <JWT> (ES256, verified once, then cached)',
   'dataplane-redis': 'gozargah dataplane + Redis (fleet quotas, rate, usage)',
   'dataplane-plain-audit': 'gozargah dataplane, audit without evidence (--audit-evidence=off), sensitive route',
   'dataplane-signed-audit': 'gozargah dataplane, hash chain + signed checkpoints + body hashes + pseudonyms, sensitive route',
@@ -30,12 +31,31 @@ export const LABELS: Record<ContenderName, string> = {
 
 export const PATH = '/registry/v1/persons/0012345678';
 export const KEY = 'bench-only-key-0123456789abcdef';
+const API_KEY_HEADER = `x-api-key: ${KEY}`;
+const ISSUER = 'https://bench-only-idp.invalid';
+const AUDIENCE = 'gozargah-bench';
+
+/**
+ * The bench client's identity provider: a fresh ES256 key, its public JWK, and one access token
+ * valid for a day, signed with node:crypto (the load sends the same token, as a client reuses its
+ * token until it expires).
+ */
+function benchIdentityProvider(): { jwk: Record<string, unknown>; header: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' })}.${b64({ iss: ISSUER, sub: 'bench', aud: AUDIENCE, iat: now, exp: now + 86_400 })}`;
+  const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  return { jwk: { ...publicKey.export({ format: 'jwk' }), kid: 'bench' }, header: `authorization: Bearer ${input}.${signature}` };
+}
+const IDP = benchIdentityProvider();
 
 export interface Running {
   url: string;
   /** the path the load asks for */
   path: string;
-  key: string | null;
+  /** the credential header, `name: value` */
+  header: string | null;
   child: ChildProcess | null;
   stop(): Promise<void>;
 }
@@ -51,7 +71,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-const running = (url: string, key: string | null, child: ChildProcess | null, path = PATH): Running => ({ url, path, key, child, stop: () => stop(child) });
+const running = (url: string, header: string | null, child: ChildProcess | null, path = PATH): Running => ({ url, path, header, child, stop: () => stop(child) });
 
 /** The agency on the load CPU: nginx's `return` when asked (cheapest), else bench/agency.ts. */
 export async function startAgency(kind: 'node' | 'nginx'): Promise<Running> {
@@ -73,13 +93,17 @@ export function snapshotFile(objects: Record<string, unknown>[]): string {
 /**
  * One provider, one route, one client whose limits are set never to reject: they run, they do
  * not refuse. `sensitive`: the national ID in the path is personal data (a pseudonym or redacted).
+ * The client has an API key and a JWT identity, so every dataplane contender serves the same
+ * bindings whichever credential its load sends.
  */
 export function pipelineObjects(agencyUrl: string, sensitive = false): Record<string, unknown>[] {
   return [
     provider('agency', agencyUrl),
     route('person', 'agency', '/registry/v1/persons/{nationalId}', sensitive ? { privacy: { sensitive: true } } : {}),
     keySecret('bench-keys', { k: KEY }),
+    keySecret('bench-jwks', { 'jwks.json': JSON.stringify({ keys: [IDP.jwk] }) }),
     binding('bench', 'bench', [{ namespace: 'gov', name: 'person' }], {
+      credentials: { apiKeys: { secretRef: { name: 'bench-keys' } }, jwt: { issuer: ISSUER, audiences: [AUDIENCE], algorithms: ['ES256'], jwks: { secretRef: { name: 'bench-jwks' } } } },
       rateLimit: { requestsPerSecond: 1_000_000, burst: 1_000_000 },
       quota: { requests: 1_000_000_000_000, period: 'Month' },
     }),
@@ -87,13 +111,13 @@ export function pipelineObjects(agencyUrl: string, sensitive = false): Record<st
 }
 
 /** The dataplane on the proxy CPU, serving a snapshot file, with its audit log in a file. */
-export async function startDataplane(snapshot: string, key = KEY, path = PATH, extraArgs: readonly string[] = [], dataplaneArgs: readonly string[] = []): Promise<Running & { port: number }> {
+export async function startDataplane(snapshot: string, header = API_KEY_HEADER, path = PATH, extraArgs: readonly string[] = [], dataplaneArgs: readonly string[] = []): Promise<Running & { port: number }> {
   const port = await freePort();
   const audit = join(mkdtempSync(join(tmpdir(), 'gozargah-bench-audit-')), 'audit.jsonl');
   const args = [...IMAGE_NODE_FLAGS, ...extraArgs, join(ROOT, 'dataplane/main.ts'), '--snapshot', snapshot, '--listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--audit-log', audit, ...dataplaneArgs];
   const child = pinned(CPU.proxy, process.execPath, args);
   await Promise.all([printed(child, '"listening"'), printed(child, '"snapshot loaded"')]);
-  return { ...running(`http://127.0.0.1:${port}`, key, child, path), port };
+  return { ...running(`http://127.0.0.1:${port}`, header, child, path), port };
 }
 
 export async function startContender(name: ContenderName, agency: Running): Promise<Running> {
@@ -115,17 +139,19 @@ export async function startContender(name: ContenderName, agency: Running): Prom
     }
     case 'dataplane':
       return startDataplane(snapshotFile(pipelineObjects(target)));
+    case 'dataplane-jwt':
+      return startDataplane(snapshotFile(pipelineObjects(target)), IDP.header);
     case 'dataplane-redis': {
       // The same dataplane counting its quota, rate limit and usage in a real redis-server.
       const redis = await startRedis({ aof: true });
-      const dp = await startDataplane(snapshotFile(pipelineObjects(target)), KEY, PATH, [], ['--redis', redis.url]);
+      const dp = await startDataplane(snapshotFile(pipelineObjects(target)), API_KEY_HEADER, PATH, [], ['--redis', redis.url]);
       return { ...dp, stop: async () => (await dp.stop(), await redis.close()) };
     }
     case 'dataplane-plain-audit':
-      return startDataplane(snapshotFile(pipelineObjects(target, true)), KEY, PATH, [], ['--audit-evidence', 'off']);
+      return startDataplane(snapshotFile(pipelineObjects(target, true)), API_KEY_HEADER, PATH, [], ['--audit-evidence', 'off']);
     case 'dataplane-signed-audit': {
       const keys = auditKeys();
-      return startDataplane(snapshotFile(pipelineObjects(target, true)), KEY, PATH, [], ['--audit-signing-key', keys.signing, '--audit-pseudonym-key', keys.pseudonym]);
+      return startDataplane(snapshotFile(pipelineObjects(target, true)), API_KEY_HEADER, PATH, [], ['--audit-signing-key', keys.signing, '--audit-pseudonym-key', keys.pseudonym]);
     }
   }
 }

@@ -19,8 +19,8 @@ export interface Load {
   url: string;
   connections: number;
   seconds: number;
-  /** the x-api-key header, when the contender needs one */
-  key: string | null;
+  /** the credential header as `name: value` (x-api-key or Authorization: Bearer), when the contender needs one */
+  header: string | null;
 }
 
 export type Generator = 'wrk' | 'autocannon';
@@ -60,7 +60,7 @@ const ROOT = join(import.meta.dirname, '..');
 /** Saturation: as many requests as the contender answers, on `connections` connections. */
 export async function saturate(generator: Generator, load: Load): Promise<LoadResult> {
   if (generator === 'wrk') {
-    const args = ['-t1', `-c${load.connections}`, `-d${load.seconds}s`, '--latency', ...(load.key === null ? [] : ['-H', `x-api-key: ${load.key}`]), load.url];
+    const args = ['-t1', `-c${load.connections}`, `-d${load.seconds}s`, '--latency', ...(load.header === null ? [] : ['-H', load.header]), load.url];
     return parseWrk(await output(pinned(CPU.load, 'wrk', args)), load.seconds);
   }
   return autocannon(load, 0);
@@ -72,7 +72,7 @@ export function atRate(load: Load, rate: number): Promise<LoadResult> {
 }
 
 async function autocannon(load: Load, rate: number): Promise<LoadResult> {
-  const args = [join(ROOT, 'bench/load.ts'), load.url, String(load.connections), String(load.seconds), String(rate), load.key ?? ''];
+  const args = [join(ROOT, 'bench/load.ts'), load.url, String(load.connections), String(load.seconds), String(rate), load.header ?? ''];
   const out = await output(pinned(CPU.load, process.execPath, args));
   return JSON.parse(out.trim().split('\n').pop() as string) as LoadResult;
 }

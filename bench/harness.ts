@@ -52,7 +52,7 @@ export function median<T>(values: readonly T[], key: (v: T) => number): T {
   return sorted[Math.floor((sorted.length - 1) / 2)] as T;
 }
 
-const loadOf = (target: Running, connections: number, seconds: number) => ({ url: `${target.url}${target.path}`, connections, seconds, key: target.key });
+const loadOf = (target: Running, connections: number, seconds: number) => ({ url: `${target.url}${target.path}`, connections, seconds, header: target.header });
 
 /**
  * All contenders run at once (an idle one costs nothing) and are measured in rounds, one after
@@ -92,9 +92,10 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
 
 /**
  * What a feature costs, as a variant of the dataplane against its base: counting for the fleet
- * (Redis), and the audit evidence (chain, signatures, body hashes, pseudonyms) against plain records.
+ * (Redis), the audit evidence (chain, signatures, body hashes, pseudonyms) against plain records,
+ * and a bearer token (JWT) against an API key.
  */
-const VARIANTS: Partial<Record<ContenderName, ContenderName>> = { 'dataplane-redis': 'dataplane', 'dataplane-signed-audit': 'dataplane-plain-audit' };
+const VARIANTS: Partial<Record<ContenderName, ContenderName>> = { 'dataplane-redis': 'dataplane', 'dataplane-signed-audit': 'dataplane-plain-audit', 'dataplane-jwt': 'dataplane' };
 
 /** The median over rounds of each round's ratio: dataplane / each other contender, and each variant / its base. */
 function ratios(contenders: readonly ContenderResult[]): Record<string, number> {

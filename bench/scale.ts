@@ -71,12 +71,12 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   let small: (Running & { port: number }) | null = null;
   let large: (Running & { port: number }) | null = null;
   try {
-    small = await startDataplane(benchSnapshot(10, 10, agency.url), SCALE_KEY, SCALE_PATH);
-    large = await startDataplane(benchSnapshot(o.routes, o.bindings, agency.url), SCALE_KEY, SCALE_PATH);
+    small = await startDataplane(benchSnapshot(10, 10, agency.url), `x-api-key: ${SCALE_KEY}`, SCALE_PATH);
+    large = await startDataplane(benchSnapshot(o.routes, o.bindings, agency.url), `x-api-key: ${SCALE_KEY}`, SCALE_PATH);
     await settle(1000); // the load's garbage collected, as bench-memory measures
     const smallLoadedMB = residentMB(small.child?.pid as number);
     const loadedMB = residentMB(large.child?.pid as number);
-    const load = (r: Running): Parameters<typeof saturate>[1] => ({ url: `${r.url}${r.path}`, connections: o.connections, seconds: o.seconds, key: r.key });
+    const load = (r: Running): Parameters<typeof saturate>[1] => ({ url: `${r.url}${r.path}`, connections: o.connections, seconds: o.seconds, header: r.header });
     if (o.warmupSeconds > 0) {
       await saturate(o.generator, { ...load(small), seconds: o.warmupSeconds });
       await saturate(o.generator, { ...load(large), seconds: o.warmupSeconds });

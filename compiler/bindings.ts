@@ -1,8 +1,8 @@
 // Stage 4: bindings. Resolve credentials and requested routes, apply each route's access
 // policy, and refuse a binding whose credential another, older binding already holds.
 import { createHash } from 'node:crypto';
-import { CREDENTIALS_HINT, normalizeSubject, type ClientBinding, type LabelSelector } from '../api/v1alpha1/index.ts';
-import type { SnapshotBinding } from '../api/snapshot/index.ts';
+import { CREDENTIALS_HINT, DEFAULT_JWKS_KEY, DEFAULT_JWT_ALGORITHMS, normalizeSubject, type ClientBinding, type LabelSelector } from '../api/v1alpha1/index.ts';
+import { parseJwks, type SnapshotBinding, type SnapshotJwt } from '../api/snapshot/index.ts';
 import { namespaceLabelsOf, type ObjectIndex } from './index_objects.ts';
 import type { RouteResult } from './routes.ts';
 import type { Refusal } from './types.ts';
@@ -31,6 +31,7 @@ interface Credentials {
   apiKeys: { id: string; sha256: string }[];
   fingerprints: string[];
   subjects: string[];
+  jwt: SnapshotJwt | null;
 }
 
 const sha256 = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
@@ -45,6 +46,7 @@ function resolveCredentials(binding: ClientBinding, index: ObjectIndex): Credent
     fingerprints: [...new Set((creds.certificates?.fingerprints ?? []).map(normalizeFingerprint))].sort(),
     // Every subject parses: servableProblems refused the binding otherwise.
     subjects: [...new Set((creds.certificates?.subjects ?? []).map((s) => normalizeSubject(s) ?? s))].sort(),
+    jwt: null,
   };
   if (creds.apiKeys !== undefined) {
     const name = creds.apiKeys.secretRef.name;
@@ -68,7 +70,41 @@ function resolveCredentials(binding: ClientBinding, index: ObjectIndex): Credent
       return { reason: 'InvalidCredentials', message: `API key Secret ${ns}/${name} holds no usable key: ${why}.` };
     }
   }
+  if (creds.jwt !== undefined) {
+    const jwt = resolveJwt(binding, index);
+    if ('reason' in jwt) return jwt;
+    out.jwt = jwt;
+  }
   return out;
+}
+
+/** The binding's jwt credentials for the snapshot, the JWKS read from its Secret and checked. */
+function resolveJwt(binding: ClientBinding, index: ObjectIndex): SnapshotJwt | Refusal {
+  const jwt = binding.spec.credentials.jwt as NonNullable<ClientBinding['spec']['credentials']['jwt']>;
+  let keys: SnapshotJwt['keys'] = null;
+  if (jwt.jwks !== undefined) {
+    const ns = nsOf(binding.metadata);
+    const { name, key = DEFAULT_JWKS_KEY } = jwt.jwks.secretRef;
+    const secret = index.secrets.get(`${ns}/${name}`);
+    if (secret === undefined) return { reason: 'SecretNotFound', message: `JWKS Secret ${ns}/${name} does not exist, ${CREDENTIALS_HINT}.` };
+    const text = secret.get(key);
+    if (text === undefined) {
+      const entries = [...secret.keys()].sort();
+      return { reason: 'InvalidCredentials', message: `JWKS Secret ${ns}/${name} has no entry ${key} (${entries.length === 0 ? 'it is empty' : `it has ${listForPeople(entries)}`}); set jwks.secretRef.key to the entry that holds the JWKS.` };
+    }
+    const parsed = parseJwks(text);
+    if (typeof parsed === 'string') return { reason: 'InvalidCredentials', message: `The JWKS in Secret ${ns}/${name} entry ${key} is not usable: ${parsed}.` };
+    keys = parsed.keys;
+  }
+  return {
+    issuer: jwt.issuer,
+    audiences: [...new Set(jwt.audiences)].sort(),
+    claim: jwt.claim ?? 'sub',
+    claimValue: jwt.claimValue ?? binding.spec.client.id,
+    algorithms: [...new Set(jwt.algorithms ?? DEFAULT_JWT_ALGORITHMS)].sort(),
+    keys,
+    jwksURL: jwt.jwksURL ?? null,
+  };
 }
 
 /**
@@ -200,6 +236,9 @@ function claimCredentials(id: string, creds: Credentials, claims: Map<string, st
     ...creds.apiKeys.map((k) => ({ key: `apikey:${k.sha256}`, what: `API key ${k.id}` })),
     ...creds.fingerprints.map((f) => ({ key: `fp:${f}`, what: `certificate fingerprint ${f.slice(0, 16)}…` })),
     ...creds.subjects.map((s) => ({ key: `subject:${s}`, what: `certificate subject ${s}` })),
+    ...(creds.jwt === null
+      ? []
+      : [{ key: `jwt:${JSON.stringify([creds.jwt.issuer, creds.jwt.claim, creds.jwt.claimValue])}`, what: `token identity ${creds.jwt.claim}=${creds.jwt.claimValue} of issuer ${creds.jwt.issuer}` }]),
   ];
   for (const { key, what } of keys) {
     const owner = claims.get(key);
@@ -264,6 +303,8 @@ export function processBindings(index: ObjectIndex, routes: Map<string, RouteRes
             sourceCIDRs: [...(binding.spec.sourceCIDRs ?? [])],
             notBefore: binding.spec.validity?.notBefore ?? null,
             notAfter: binding.spec.validity?.notAfter ?? null,
+            // Only when set: a snapshot without JWT bindings stays what it was.
+            ...(creds.jwt === null ? {} : { jwt: creds.jwt }),
           };
     results.set(id, {
       binding,

@@ -40,6 +40,10 @@ export interface DataplaneArgs {
   redisUnavailable: 'local' | 'refuse';
   /** where counts survive a restart: quotas without Redis, unflushed counts with it */
   stateDir: string | null;
+  /** every jwksURL is fetched again this often */
+  jwksRefreshMs: number;
+  /** a token with an unknown kid fetches its issuer's JWKS again at most this often */
+  jwksMinRefreshMs: number;
 }
 
 export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FILE | --namespace NS) [options]
@@ -95,7 +99,13 @@ export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FI
                          503 accounting_unavailable and report not ready (refuse)
   --state-dir DIR        keep counts across restarts in DIR: without --redis the quotas used,
                          with it the counts Redis could not take at shutdown (default: the
-                         --cache-dir, else none)`;
+                         --cache-dir, else none)
+  --jwks-refresh-seconds N
+                         fetch every binding's jwksURL again every N seconds (default: 300); a
+                         fetch that fails keeps the last good keys
+  --jwks-min-refresh-seconds N
+                         a token whose key id (kid) is unknown fetches its issuer's JWKS again,
+                         at most once every N seconds (default: 30)`;
 
 export class ArgsError extends Error {}
 
@@ -105,6 +115,13 @@ function bytes(flag: string, value: string): number {
   const n = m === null ? NaN : Number(m[1]) * (m[2] === 'Mi' ? 1 << 20 : m[2] === 'Ki' ? 1 << 10 : 1);
   // At least 16Ki: a few audit lines must fit; at most 1Gi: the queue lives in the pod's memory.
   if (!(n >= 16 << 10 && n <= 1 << 30)) throw new ArgsError(`${flag} must be a byte count from 16Ki to 1024Mi (N, NKi or NMi), got ${value}`);
+  return n;
+}
+
+/** A positive number of seconds, fractions allowed (tests refresh in a fraction of a second), at most a day. */
+function seconds(flag: string, value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n <= 86_400)) throw new ArgsError(`${flag} must be a number of seconds above 0, at most 86400, got ${value}`);
   return n;
 }
 
@@ -144,6 +161,8 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
         'redis-password-file': { type: 'string' },
         'redis-unavailable': { type: 'string', default: 'local' },
         'state-dir': { type: 'string' },
+        'jwks-refresh-seconds': { type: 'string', default: '300' },
+        'jwks-min-refresh-seconds': { type: 'string', default: '30' },
       },
     }));
   } catch (err) {
@@ -168,6 +187,9 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
   const redisUnavailable = values['redis-unavailable'];
   if (redisUnavailable !== 'local' && redisUnavailable !== 'refuse') throw new ArgsError(`--redis-unavailable must be local or refuse, got ${redisUnavailable}`);
   const redis = redisFromFlags(values.redis ?? env[REDIS_URL_ENV], values['redis-password-file'] ?? null, env, (message) => new ArgsError(message));
+  const jwksRefresh = seconds('--jwks-refresh-seconds', values['jwks-refresh-seconds']);
+  const jwksMinRefresh = seconds('--jwks-min-refresh-seconds', values['jwks-min-refresh-seconds']);
+  if (jwksMinRefresh > jwksRefresh) throw new ArgsError('--jwks-min-refresh-seconds must not be more than --jwks-refresh-seconds');
   const grace = Number(values.grace);
   if (!Number.isFinite(grace) || grace < 0) throw new ArgsError(`--grace must be a number of seconds, got ${values.grace}`);
   return {
@@ -194,5 +216,7 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     redis,
     redisUnavailable,
     stateDir: values['state-dir'] ?? values['cache-dir'] ?? null,
+    jwksRefreshMs: jwksRefresh * 1000,
+    jwksMinRefreshMs: jwksMinRefresh * 1000,
   };
 }

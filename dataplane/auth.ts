@@ -1,9 +1,10 @@
-// Authentication (API key by SHA-256, client certificate by fingerprint or subject) and the
-// checks that belong to identity: validity window and source address.
+// Authentication (API key by SHA-256, bearer token by dataplane/jwt.ts, client certificate by
+// fingerprint or subject) and the checks that belong to identity: validity window and source address.
 import { hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { Errors, problem, type Problem } from './errors.ts';
+import { bearerToken } from './headers.ts';
 import { subjectOf, type SubjectAttribute } from '../api/v1alpha1/index.ts';
 import type { BindingContext, Runtime } from './runtime.ts';
 
@@ -168,19 +169,28 @@ function hexValue(c: number): number {
   return -1;
 }
 
-/** Finds the binding the request's credentials belong to. */
-export function authenticate(req: IncomingMessage, runtime: Runtime): BindingContext | Problem {
+/**
+ * Finds the binding the request's credentials belong to. The order: x-api-key, then
+ * Authorization: Bearer, then the client certificate. A credential the client chose to send in a
+ * header names the binding it means; the certificate is the connection's, shared by every request
+ * on it (and a gateway's mTLS may put one on every connection). The first credential present
+ * decides: a wrong one is refused, never passed over for the next. A token is verified
+ * asynchronously the first time only: the answer is a Promise then.
+ */
+export function authenticate(req: IncomingMessage, runtime: Runtime): BindingContext | Problem | Promise<BindingContext | Problem> {
   const key = req.headers['x-api-key'];
   if (typeof key === 'string' && key.length > 0) {
     const binding = runtime.byKeyHash.get(hash('sha256', key, 'hex'));
     return binding ?? problem(Errors.credentialsInvalid, 'The API key in x-api-key is not known to this bus.');
   }
+  const token = bearerToken(req.headers.authorization);
+  if (token !== null) return runtime.jwt.verify(token, Date.now());
   const peer = peerIdentity(req);
   if (peer !== null) {
     const binding = runtime.byFingerprint.get(peer.fingerprint) ?? (peer.authorized ? runtime.bySubject.get(peer.subject) : undefined);
     return binding ?? problem(Errors.credentialsInvalid, 'The client certificate is not bound to any client of this bus.');
   }
-  return problem(Errors.credentialsMissing, 'Send an API key in the x-api-key header, or a client certificate over HTTPS.');
+  return problem(Errors.credentialsMissing, 'Send an API key in the x-api-key header, an access token as Authorization: Bearer <token>, or a client certificate over HTTPS.');
 }
 
 function clientAddress(req: IncomingMessage): string {

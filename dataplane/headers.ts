@@ -48,6 +48,14 @@ export interface Identity {
   clientAddress: string;
 }
 
+/** `Bearer <token>` (the scheme in any case, RFC 9110 section 11.1): the token, else null. */
+export function bearerToken(authorization: string | undefined): string | null {
+  if (authorization === undefined || authorization.length < 8 || authorization.charCodeAt(6) !== 0x20) return null;
+  if (authorization.slice(0, 6).toLowerCase() !== 'bearer') return null;
+  const token = authorization.slice(7).trim();
+  return token.length > 0 ? token : null;
+}
+
 /** Headers named by the Connection header are hop-by-hop too. */
 function connectionTokens(value: string | undefined): Set<string> | null {
   // The common case, on every keep-alive answer: keep-alive is hop-by-hop already.
@@ -67,22 +75,30 @@ export function plainAddress(address: string): string {
  * bus saw, never appended to the client's claim, so an agency reading its first entry (as most
  * frameworks do) reads the truth. A header that carries the client's API key under another name
  * is dropped too (see carriesKey).
+ *
+ * Without an x-api-key, an Authorization: Bearer header is the client's credential (see
+ * authenticate): every bearer Authorization header is dropped, and so is any header repeating the
+ * token. With an x-api-key, a bearer header is the client's own business with the agency and passes.
  */
 export function upstreamHeaders(raw: readonly string[], identity: Identity, bodyLength: number, plainAnswer = false): string[] {
   const out: string[] = [];
   let named: Set<string> | null = null;
   let key: string | null = null;
+  let token: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
     if (name === 'connection') named = connectionTokens(raw[i + 1]);
     else if (name === 'x-api-key') key = raw[i + 1] as string;
+    else if (name === 'authorization') token ??= bearerToken(raw[i + 1]);
   }
+  const credential = key ?? token;
   for (let i = 0; i < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
     if (NOT_FORWARDED.has(name) || name.startsWith(BUS_PREFIX) || (named !== null && named.has(name))) continue;
     if (plainAnswer && name === 'accept-encoding') continue;
     const value = raw[i + 1] as string;
-    if (key !== null && carriesKey(name, value, key)) continue;
+    if (key === null && name === 'authorization' && bearerToken(value) !== null) continue;
+    if (credential !== null && carriesKey(name, value, credential)) continue;
     out.push(name, value);
   }
   out.push(

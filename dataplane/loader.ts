@@ -5,6 +5,7 @@ import type { Accounting } from './accounting.ts';
 import type { Metering } from './metering.ts';
 import type { Pipeline } from './pipeline.ts';
 import { buildRuntime, retireUnused, RuntimeState } from './runtime.ts';
+import type { JwksRegistry } from './jwks.ts';
 import type { Candidate } from './config/source.ts';
 
 export type Log = (record: Record<string, unknown>) => void;
@@ -23,10 +24,10 @@ export class Loader {
   #bus: string;
 
   /** onLoaded: told of every snapshot swapped in (cluster mode reports it to the operator) */
-  constructor(bus: string, pipeline: Pipeline, metering: Metering, accounting: Accounting, log: Log, onLoaded: (generation: number, hash: string) => void = () => {}) {
+  constructor(bus: string, pipeline: Pipeline, metering: Metering, accounting: Accounting, log: Log, onLoaded: (generation: number, hash: string) => void = () => {}, jwks?: JwksRegistry) {
     this.#bus = bus;
     this.#pipeline = pipeline;
-    this.#state = new RuntimeState(accounting);
+    this.#state = new RuntimeState(accounting, jwks);
     this.#metering = metering;
     this.#log = log;
     this.#onLoaded = onLoaded;

@@ -15,6 +15,7 @@ import { Accounting } from './accounting.ts';
 import { AuditChain, type Checkpoint } from './audit-chain.ts';
 import { StateDir } from './state-dir.ts';
 import { Loader, type Log } from './loader.ts';
+import { DEFAULT_JWKS_OPTIONS, JwksRegistry } from './jwks.ts';
 import { Metering, type QuotaUse } from './metering.ts';
 import { Pipeline } from './pipeline.ts';
 
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
   loader = new Loader(args.bus, pipeline, metering, accounting, log, (generation, hash) => {
     const runtime = loaded.runtime;
     if (cluster !== null && runtime !== null && runtime.snapshot.hash === hash) cluster.loaded(generation, runtime.snapshot);
-  });
+  }, new JwksRegistry({ ...DEFAULT_JWKS_OPTIONS, refreshMs: args.jwksRefreshMs, minRefreshMs: args.jwksMinRefreshMs }, log));
   if (cluster?.cached) loader.offer(cluster.cached);
   const source = configSource(args, cluster);
   source.start(loader.offer, loader.refuse);

@@ -316,7 +316,8 @@ export class Pipeline {
       tx.provider = route.providerId;
       ex.deprecation = route.deprecationHeaders;
       // 2. authenticate; path parameters are recorded only for clients the bus knows
-      const binding = authenticate(req, runtime);
+      const authenticated = authenticate(req, runtime);
+      const binding = authenticated instanceof Promise ? await authenticated : authenticated;
       if (isProblem(binding)) return this.#refuse(ex, binding);
       tx.client = binding.clientId;
       tx.binding = binding.id;
@@ -383,7 +384,8 @@ export class Pipeline {
     if (q >= 0 && credentialsInQuery(url.slice(q), runtime.byKeyHash)) {
       return this.#refuse(ex, problem(Errors.credentialsInQuery, 'Query strings end up in logs; send the API key in the x-api-key header.'));
     }
-    const binding = authenticate(req, runtime);
+    const authenticated = authenticate(req, runtime);
+    const binding = authenticated instanceof Promise ? await authenticated : authenticated;
     if (isProblem(binding)) return this.#refuse(ex, binding);
     tx.client = binding.clientId;
     tx.binding = binding.id;

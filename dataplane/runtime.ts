@@ -8,6 +8,8 @@ import type { ValidateFunction } from 'ajv';
 import { compileRouteSchema, type Snapshot, type SnapshotBinding, type SnapshotProvider, type SnapshotRoute } from '../api/snapshot/index.ts';
 import type { Accounting } from './accounting.ts';
 import { CircuitBreaker, ProviderGuard, RetryBudget, type QuotaGate, type RateGate } from './limits.ts';
+import { JwksRegistry, DEFAULT_JWKS_OPTIONS } from './jwks.ts';
+import { JwtVerifier } from './jwt.ts';
 import { compileFieldPaths } from './privacy.ts';
 import { Router } from './router.ts';
 
@@ -68,6 +70,8 @@ export interface Runtime {
   byKeyHash: Map<string, BindingContext>;
   byFingerprint: Map<string, BindingContext>;
   bySubject: Map<string, BindingContext>;
+  /** bearer tokens, by issuer; its cache of verified tokens lives and dies with this runtime */
+  jwt: JwtVerifier<BindingContext>;
 }
 
 /** What outlives a snapshot. Keyed by object id; the bindings' rates and quotas are the accounting's. */
@@ -79,8 +83,12 @@ export class RuntimeState {
   /** route id -> when this replica first served it deprecated (wall ms), for a route that gives no deprecatedSince */
   deprecatedSeen = new Map<string, number>();
 
-  constructor(accounting: Accounting) {
+  /** remote JWKS (jwksURL), kept across reloads so a reload neither refetches nor forgets keys */
+  jwks: JwksRegistry;
+
+  constructor(accounting: Accounting, jwks = new JwksRegistry(DEFAULT_JWKS_OPTIONS, () => {})) {
     this.accounting = accounting;
+    this.jwks = jwks;
   }
 }
 
@@ -239,23 +247,28 @@ export function buildRuntime(snapshot: Snapshot, generation: number, state: Runt
     const provider = providers.get(r.provider) as ProviderContext; // checkSnapshot verified the reference
     router.add(r.path, r.methods, routeContext(r, provider, validators.get(r.id) ?? null, state, wall));
   }
-  const runtime: Runtime = {
+  const byKeyHash = new Map<string, BindingContext>();
+  const byFingerprint = new Map<string, BindingContext>();
+  const bySubject = new Map<string, BindingContext>();
+  const withJwt: { entry: SnapshotBinding; binding: BindingContext }[] = [];
+  for (const b of snapshot.bindings) {
+    const ctx = bindingContext(b, state, now, wall);
+    for (const k of b.apiKeys) byKeyHash.set(k.sha256, ctx);
+    for (const f of b.certFingerprints) byFingerprint.set(f, ctx);
+    // checkSnapshot verified that each subject is in canonical form (api/v1alpha1/subject.ts).
+    for (const s of b.certSubjects) bySubject.set(s, ctx);
+    if (b.jwt !== undefined) withJwt.push({ entry: b, binding: ctx });
+  }
+  return {
     snapshot,
     generation,
     loadedAt: new Date(wall).toISOString(),
     router,
-    byKeyHash: new Map(),
-    byFingerprint: new Map(),
-    bySubject: new Map(),
+    byKeyHash,
+    byFingerprint,
+    bySubject,
+    jwt: new JwtVerifier(withJwt, state.jwks),
   };
-  for (const b of snapshot.bindings) {
-    const ctx = bindingContext(b, state, now, wall);
-    for (const k of b.apiKeys) runtime.byKeyHash.set(k.sha256, ctx);
-    for (const f of b.certFingerprints) runtime.byFingerprint.set(f, ctx);
-    // checkSnapshot verified that each subject is in canonical form (api/v1alpha1/subject.ts).
-    for (const s of b.certSubjects) runtime.bySubject.set(s, ctx);
-  }
-  return runtime;
 }
 
 /**
@@ -273,6 +286,7 @@ export function retireUnused(snapshot: Snapshot, state: RuntimeState): void {
       state.replaced.push(entry.ctx);
     }
   }
+  state.jwks.retain(new Set(snapshot.bindings.flatMap((b) => (b.jwt?.jwksURL == null ? [] : [b.jwt.jwksURL]))));
   for (const ctx of state.replaced.splice(0)) {
     ctx.retired = true;
     if (ctx.calls === 0) closePool(ctx);

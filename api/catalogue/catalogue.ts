@@ -62,6 +62,7 @@ export function grantedRoutes(snapshot: Snapshot, bindings: readonly SnapshotBin
 export function credentialKinds(b: SnapshotBinding): string[] {
   const kinds: string[] = [];
   if (b.apiKeys.length > 0) kinds.push('apiKey');
+  if (b.jwt !== undefined) kinds.push('bearer');
   if (b.certFingerprints.length > 0 || b.certSubjects.length > 0) kinds.push('mutualTLS');
   return kinds;
 }

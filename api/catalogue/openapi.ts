@@ -33,6 +33,7 @@ const ALWAYS: readonly ErrorKind[] = [
 
 const SECURITY_SCHEMES: Record<string, Record<string, unknown>> = {
   apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'An API key from the client\'s ClientBinding Secret.' },
+  bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An OAuth2 access token (client credentials grant) from the identity provider the ClientBinding names.' },
   mutualTLS: { type: 'mutualTLS', description: 'A client certificate the ClientBinding names, by SHA-256 fingerprint or subject.' },
 };
 

@@ -79,6 +79,24 @@ export const SnapshotRoute = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * OAuth2 access tokens (JWT) a binding accepts. Optional, and present only on bindings with jwt
+ * credentials: a snapshot without them is byte for byte what it was before JWT support.
+ */
+export const SnapshotJwt = Type.Object(
+  {
+    issuer: Type.String({ minLength: 1 }),
+    audiences: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    claim: Type.String({ minLength: 1 }),
+    claimValue: Type.String({ minLength: 1 }),
+    algorithms: Type.Array(Type.String(), { minItems: 1 }),
+    /** the public keys (a JWKS's keys array) from a Secret, or null when fetched from jwksURL */
+    keys: Type.Union([Type.Null(), Type.Array(Type.Record(Type.String(), Type.Unknown()), { minItems: 1 })]),
+    jwksURL: Nullable(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
 export const SnapshotBinding = Type.Object(
   {
     id: Type.String({ description: 'namespace/name' }),
@@ -105,6 +123,7 @@ export const SnapshotBinding = Type.Object(
     sourceCIDRs: Type.Array(Type.String()),
     notBefore: Nullable(Type.String()),
     notAfter: Nullable(Type.String()),
+    jwt: Type.Optional(SnapshotJwt),
   },
   { additionalProperties: false },
 );
@@ -125,6 +144,7 @@ export type Snapshot = Static<typeof Snapshot>;
 export type SnapshotProvider = Static<typeof SnapshotProvider>;
 export type SnapshotRoute = Static<typeof SnapshotRoute>;
 export type SnapshotBinding = Static<typeof SnapshotBinding>;
+export type SnapshotJwt = Static<typeof SnapshotJwt>;
 export type Source = Static<typeof Source>;
 
 /** `Kind/namespace/name@generation` of every object a snapshot serves, for Programmed. */

@@ -4,6 +4,24 @@ import { Snapshot, SNAPSHOT_API_VERSION } from './v1.ts';
 import { snapshotHash } from './hash.ts';
 import { cidrProblem, serverNameProblem, timestampProblem, tlsProblem, upstreamURLProblem } from './servable.ts';
 import { normalizeSubject } from '../v1alpha1/subject.ts';
+import { JWKS_URL, JWT_ALGORITHMS } from '../v1alpha1/clientbinding.ts';
+import { jwksProblem } from './jwks.ts';
+
+const jwksURL = new RegExp(JWKS_URL);
+const ALGORITHMS: ReadonlySet<string> = new Set(JWT_ALGORITHMS);
+
+/** What the dataplane's JWT verifier needs of a binding's jwt member (see dataplane/jwt.ts). */
+function jwtProblems(jwt: NonNullable<Snapshot['bindings'][number]['jwt']>): string[] {
+  const problems: string[] = [];
+  if ((jwt.keys === null) === (jwt.jwksURL === null)) problems.push('jwt needs exactly one of keys and jwksURL');
+  if (jwt.jwksURL !== null && !jwksURL.test(jwt.jwksURL)) problems.push('jwt jwksURL is not https (or http to a loopback address)');
+  if (jwt.keys !== null) {
+    const problem = jwksProblem({ keys: jwt.keys });
+    if (problem !== null) problems.push(`jwt keys: ${problem}`);
+  }
+  for (const alg of jwt.algorithms) if (!ALGORITHMS.has(alg)) problems.push(`jwt algorithm ${JSON.stringify(alg)} is not accepted`);
+  return problems;
+}
 
 const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
 const validateSchema = ajv.compile<Snapshot>(Snapshot);
@@ -62,6 +80,10 @@ export function checkSnapshot(value: unknown): string[] {
     }
     for (const k of b.apiKeys) claim(b, `apikey:${k.sha256}`);
     for (const f of b.certFingerprints) claim(b, `fingerprint:${f}`);
+    if (b.jwt !== undefined) {
+      for (const problem of jwtProblems(b.jwt)) problems.push(`binding ${b.id}: ${problem}`);
+      claim(b, `jwt:${JSON.stringify([b.jwt.issuer, b.jwt.claim, b.jwt.claimValue])}`);
+    }
   }
   return problems;
 }

@@ -1,6 +1,6 @@
 // ClientBinding: one client organization's (or one of its systems') identity and grants.
 import { Type, type Static } from '@sinclair/typebox';
-import { BusName, Conditions, ObservedGeneration, DNS_LABEL, describe, LabelSelector, Name, Resource, SecretReference, Strict } from './common.ts';
+import { BusName, Conditions, ObservedGeneration, DNS_LABEL, describe, LabelSelector, Name, Resource, SecretKeyReference, SecretReference, Strict } from './common.ts';
 import { cel } from './cel.ts';
 import { cidrProblem, RFC3339 } from '../snapshot/servable.ts';
 
@@ -36,24 +36,109 @@ export const Certificates = Strict(
   { description: 'Client certificates (mTLS) that identify the client: by SHA-256 fingerprint, or by subject when the bus verifies certificates against its client CA (--client-ca). A certificate matching either is the client\'s.' },
 );
 
+/**
+ * Signature algorithms a binding may accept: public-key ones only. HS256/384/512 are left out on
+ * purpose: their key is a shared secret, and a JWKS published for verification would let anyone
+ * sign (the classic HS256-with-the-public-key confusion); `none` signs nothing.
+ */
+export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export const DEFAULT_JWT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+/** A claim name: a plain identifier such as sub, client_id, azp or appid. */
+export const JWT_CLAIM = '^[A-Za-z_][A-Za-z0-9_.-]{0,63}$';
+/**
+ * Where the dataplane fetches a JWKS: https, or plain http to a loopback address only (a
+ * JWKS server beside the dataplane in tests or a sidecar), since keys fetched in clear text over
+ * a network could be swapped by anyone on the path.
+ */
+export const JWKS_URL = '^(https://[^\\s?#@/]+(/[^\\s#]*)?|http://(localhost|127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}|\\[::1\\])(:[0-9]{1,5})?(/[^\\s#]*)?)$';
+/** The Secret entry that holds the JWKS when secretRef.key is not set. */
+export const DEFAULT_JWKS_KEY = 'jwks.json';
+
+const JWT_ALGORITHM_LIST = JWT_ALGORITHMS.map((a) => `'${a}'`).join(', ');
+
+export const Jwt = Strict(
+  {
+    issuer: Type.String({ minLength: 1, maxLength: 512, description: 'The identity provider, exactly as the tokens\' iss claim says it, e.g. https://idp.example.gov/realms/clients.' }),
+    audiences: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
+      minItems: 1,
+      maxItems: 16,
+      description: 'Accepted audiences: the token\'s aud claim must contain at least one of them (the audience the identity provider issues tokens for this bus under).',
+    }),
+    claim: Type.String({
+      pattern: JWT_CLAIM,
+      maxLength: 64,
+      default: 'sub',
+      description: 'The claim that names the client, e.g. sub (the default; in client-credentials tokens it is usually the client id), client_id (RFC 9068 access tokens) or azp.',
+    }),
+    claimValue: Type.Optional(Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: 'What the claim must equal for a token to be this binding\'s, e.g. the client id the identity provider gave this client. Defaults to spec.client.id. One issuer, claim and value belong to one binding of a bus (KeyConflict otherwise).',
+    })),
+    jwks: Type.Optional(Strict(
+      {
+        secretRef: describe(SecretKeyReference, `Secret in the binding's namespace whose entry (key, default ${DEFAULT_JWKS_KEY}) holds the identity provider's JWKS document: public keys only, a private key is refused (InvalidCredentials).`),
+      },
+      { description: 'The identity provider\'s signing keys, copied into a Secret: for a provider the dataplane cannot reach, or keys rotated by hand. Exactly one of jwks and jwksURL is set.' },
+    )),
+    jwksURL: Type.Optional(Type.String({
+      maxLength: 2048,
+      pattern: JWKS_URL,
+      description: 'Where the dataplane fetches the identity provider\'s JWKS (https; plain http only to localhost or 127.x.x.x, e.g. a sidecar). It fetches it at load, refreshes it every few minutes and on a token with an unknown key id, and keeps the last good keys while the URL fails. Exactly one of jwks and jwksURL is set.',
+    })),
+    algorithms: Type.Array(
+      Type.String({
+        maxLength: 16,
+        description: 'A JWS algorithm name.',
+        'x-kubernetes-validations': [
+          cel<string>(
+            `self in [${JWT_ALGORITHM_LIST}]`,
+            `must be one of ${JWT_ALGORITHMS.join(', ')}: HS256, HS384, HS512 (shared secrets) and none are never accepted, since anyone holding the published keys could then sign`,
+            (s) => (JWT_ALGORITHMS as readonly string[]).includes(s),
+          ),
+        ],
+      }),
+      {
+        minItems: 1,
+        maxItems: JWT_ALGORITHMS.length,
+        default: DEFAULT_JWT_ALGORITHMS,
+        description: `Signature algorithms accepted (the token header's alg), from ${JWT_ALGORITHMS.join(', ')}. Defaults to ${DEFAULT_JWT_ALGORITHMS.join(', ')}.`,
+      },
+    ),
+  },
+  {
+    description: 'OAuth2 access tokens (JWT) the client sends as Authorization: Bearer <token>, got from its identity provider with the client credentials grant. The dataplane verifies the signature against the provider\'s keys, the issuer, the audience, exp and nbf (30 s of clock skew allowed), and that the claim names this client.',
+    'x-kubernetes-validations': [
+      cel<{ jwks?: unknown; jwksURL?: unknown }>(
+        'has(self.jwks) != has(self.jwksURL)',
+        'jwt needs exactly one of jwks (a Secret) or jwksURL',
+        (s) => (s.jwks !== undefined) !== (s.jwksURL !== undefined),
+      ),
+    ],
+  },
+);
+
 interface CredentialsShape {
   apiKeys?: unknown;
   certificates?: { fingerprints?: unknown[]; subjects?: unknown[] };
+  jwt?: unknown;
 }
 
 export const Credentials = Strict(
   {
     apiKeys: Type.Optional(ApiKeys),
     certificates: Type.Optional(Certificates),
+    jwt: Type.Optional(Jwt),
   },
   {
-    description: 'How the client authenticates: API keys, client certificates, or both; at least one is required. A key or certificate belongs to one binding: when two hold the same, the newer binding is refused whole (KeyConflict).',
+    description: 'How the client authenticates: API keys, client certificates, OAuth2 access tokens (jwt), or several; at least one is required. A key, certificate or token identity belongs to one binding: when two hold the same, the newer binding is refused whole (KeyConflict).',
     'x-kubernetes-validations': [
       cel<CredentialsShape>(
-        'has(self.apiKeys) || (has(self.certificates) && ((has(self.certificates.fingerprints) && size(self.certificates.fingerprints) > 0) || (has(self.certificates.subjects) && size(self.certificates.subjects) > 0)))',
-        'credentials need apiKeys or at least one certificate fingerprint or subject',
+        'has(self.apiKeys) || has(self.jwt) || (has(self.certificates) && ((has(self.certificates.fingerprints) && size(self.certificates.fingerprints) > 0) || (has(self.certificates.subjects) && size(self.certificates.subjects) > 0)))',
+        'credentials need apiKeys, jwt, or at least one certificate fingerprint or subject',
         (s) =>
           s.apiKeys !== undefined ||
+          s.jwt !== undefined ||
           (s.certificates?.fingerprints?.length ?? 0) > 0 ||
           (s.certificates?.subjects?.length ?? 0) > 0,
       ),

@@ -49,7 +49,9 @@ const refused: [string, string, RegExp][] = [
   ['a .. segment', route('path: "/a/../b"'), /must not contain \. or \.\. segments/],
   ['burst below rate', binding('credentials: { apiKeys: { secretRef: { name: k } } }, rateLimit: { requestsPerSecond: 10, burst: 5 }'), /burst must be at least requestsPerSecond/],
   ['notAfter before notBefore', binding('credentials: { apiKeys: { secretRef: { name: k } } }, validity: { notBefore: "2027-01-01T00:00:00Z", notAfter: "2026-01-01T00:00:00Z" }'), /notAfter must be later than notBefore/],
-  ['a binding with no credentials', binding('credentials: {}'), /credentials need apiKeys or at least one certificate/],
+  ['a binding with no credentials', binding('credentials: {}'), /credentials need apiKeys, jwt, or at least one certificate/],
+  ['HS256 or none among the jwt algorithms', binding('credentials: { jwt: { issuer: i, audiences: [a], jwksURL: "https://idp.example.gov/jwks", algorithms: [RS256, HS256] } }'), /HS256, HS384, HS512 \(shared secrets\) and none are never accepted/],
+  ['jwt with both jwks and jwksURL', binding('credentials: { jwt: { issuer: i, audiences: [a], jwksURL: "https://idp.example.gov/jwks", jwks: { secretRef: { name: k } } } }'), /jwt needs exactly one of jwks \(a Secret\) or jwksURL/],
   ['an unknown field', route('path: "/a", colour: red'), /unknown field "spec.colour"/],
   ['a method that does not exist', route('path: "/a", methods: [FETCH]'), /Unsupported value: "FETCH"/],
 ];

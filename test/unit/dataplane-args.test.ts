@@ -55,3 +55,12 @@ for (const [argv, message] of refused) {
     t2.match((caught as Error).message, message);
   });
 }
+
+t.test('JWKS refresh flags: 300 s and 30 s by default, fractions allowed, the minimum not above the period', async (t2) => {
+  const defaults = parseDataplaneArgs(['--manifests', 'd']);
+  t2.same([defaults.jwksRefreshMs, defaults.jwksMinRefreshMs], [300_000, 30_000]);
+  const set = parseDataplaneArgs(['--manifests', 'd', '--jwks-refresh-seconds', '0.5', '--jwks-min-refresh-seconds', '0.2']);
+  t2.same([set.jwksRefreshMs, set.jwksMinRefreshMs], [500, 200]);
+  t2.throws(() => parseDataplaneArgs(['--manifests', 'd', '--jwks-refresh-seconds', '0']), /--jwks-refresh-seconds must be a number of seconds above 0/);
+  t2.throws(() => parseDataplaneArgs(['--manifests', 'd', '--jwks-refresh-seconds', '10', '--jwks-min-refresh-seconds', '20']), /must not be more than --jwks-refresh-seconds/);
+});

@@ -1,7 +1,7 @@
 // The header sets of dataplane/headers.ts: what the client claims about its origin never reaches
 // the agency, and what the agency says in the bus's name never reaches the client.
 import t from 'tap';
-import { downstreamHeaders, plainAddress, upstreamHeaders } from '../../dataplane/headers.ts';
+import { bearerToken, downstreamHeaders, plainAddress, upstreamHeaders } from '../../dataplane/headers.ts';
 
 const IDENTITY = { client: 'snapp', binding: 'snapp/b', route: 'gov/r', requestId: 'rid-1', clientAddress: '::ffff:127.0.0.1' };
 
@@ -71,4 +71,18 @@ t.test('upstream: a header that carries the client\'s API key under another name
     ['x-trace', 'abc'],
     ['authorization', 'Bearer some-other-token-of-the-agency'],
   ]);
+});
+
+t.test('upstream: a bearer token that authenticated the request is dropped, every copy of it too', async (t2) => {
+  const token = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0YXgtb2ZmaWNlIn0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg';
+  const raw = ['Authorization', `bearer ${token}`, 'Authorization', 'Bearer a-second-one-never-verified', 'X-Copy', token, 'X-Trace', 'abc'];
+  t2.same(pairs(upstreamHeaders(raw, IDENTITY, 0)).slice(0, 1), [['x-trace', 'abc']]);
+  t2.equal(bearerToken('Bearer  abc '), 'abc');
+  t2.equal(bearerToken('Basic abc'), null);
+  t2.equal(bearerToken('Bearer '), null);
+});
+
+t.test('upstream: with an API key, a bearer header is the client\'s business with the agency and passes', async (t2) => {
+  const raw = ['x-api-key', 'client-key-0123456789abcdef', 'Authorization', 'Bearer token-for-the-agency'];
+  t2.same(pairs(upstreamHeaders(raw, IDENTITY, 0)).slice(0, 1), [['authorization', 'Bearer token-for-the-agency']]);
 });

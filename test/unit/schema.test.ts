@@ -96,6 +96,11 @@ t.test('defaults are applied in place, as the apiserver does', async (t) => {
   t.same(validateObject(b), []);
   t.equal(b.spec['bus'], 'default', 'bus defaults to default');
 
+  const j = binding({ credentials: { jwt: { issuer: 'https://idp', audiences: ['bus'], jwksURL: 'https://idp/jwks' } } });
+  t.same(validateObject(j), []);
+  const jwt = (j.spec['credentials'] as { jwt: Record<string, unknown> }).jwt;
+  t.same([jwt['claim'], jwt['algorithms']], ['sub', ['RS256', 'PS256', 'ES256', 'EdDSA']], 'jwt claim defaults to sub, algorithms to RS256, PS256, ES256, EdDSA');
+
   const p = provider({ circuitBreaker: {} });
   t.same(validateObject(p), []);
   t.same(p.spec['circuitBreaker'], { consecutiveFailures: 5 }, 'circuitBreaker.consecutiveFailures defaults to 5');
@@ -117,8 +122,10 @@ t.test('CEL rules, each with its own message', async (t) => {
     ['from: Selector requires selector', route({ access: { namespaces: { from: 'Selector' } } }), 'spec.access.namespaces: from: Selector requires selector'],
     ['from: List requires names', route({ access: { namespaces: { from: 'List' } } }), 'spec.access.namespaces: from: List requires at least one name in names'],
     ['from: List with no names', route({ access: { namespaces: { from: 'List', names: [] } } }), 'spec.access.namespaces: from: List requires at least one name in names'],
-    ['credentials are required', binding({ credentials: {} }), 'spec.credentials: credentials need apiKeys or at least one certificate fingerprint or subject'],
-    ['empty certificate lists are no credential', binding({ credentials: { certificates: { fingerprints: [], subjects: [] } } }), 'spec.credentials: credentials need apiKeys or at least one certificate fingerprint or subject'],
+    ['credentials are required', binding({ credentials: {} }), 'spec.credentials: credentials need apiKeys, jwt, or at least one certificate fingerprint or subject'],
+    ['empty certificate lists are no credential', binding({ credentials: { certificates: { fingerprints: [], subjects: [] } } }), 'spec.credentials: credentials need apiKeys, jwt, or at least one certificate fingerprint or subject'],
+    ['jwt with neither jwks nor jwksURL', binding({ credentials: { jwt: { issuer: 'https://idp', audiences: ['bus'] } } }), 'spec.credentials.jwt: jwt needs exactly one of jwks (a Secret) or jwksURL'],
+    ['HS256 among the jwt algorithms', binding({ credentials: { jwt: { issuer: 'https://idp', audiences: ['bus'], jwksURL: 'https://idp/jwks', algorithms: ['RS256', 'HS256'] } } }), `spec.credentials.jwt.algorithms.1: must be one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519: HS256, HS384, HS512 (shared secrets) and none are never accepted, since anyone holding the published keys could then sign`],
     ['a route entry with neither name nor selector', binding({ routes: [{ namespace: 'agency' }] }), 'spec.routes.0: each route entry needs exactly one of name or selector'],
     ['a route entry with both name and selector', binding({ routes: [{ name: 'person' }, { name: 'x', selector: {} }] }), 'spec.routes.1: each route entry needs exactly one of name or selector'],
     ['burst below requestsPerSecond', binding({ rateLimit: { requestsPerSecond: 100, burst: 99 } }), 'spec.rateLimit: burst must be at least requestsPerSecond'],
