@@ -7,11 +7,11 @@
 #   make image                                               # without a container registry: see below
 ARG NODE_IMAGE=node:24.11.1-slim
 # Where the production node_modules come from. "npm" (the default): `npm ci` in the build, from
-# the npm registry. "context": from the build context named prod-deps
-# (`--build-context prod-deps=DIR`, DIR holding node_modules/ made by the same npm ci on the
-# host); `make image` (scripts/image/build.sh) builds that way, on a base assembled from Debian
-# packages and Node 24 (scripts/image/base.sh), where the build itself has no network.
+# the npm registry. "image": /app/node_modules of the image DEPS_IMAGE, made beforehand by the
+# same npm ci; `make image` (scripts/image/build.sh) builds that way, on a base assembled from
+# Debian packages and Node 24 (scripts/image/base.sh), where the build itself has no network.
 ARG DEPS_FROM=npm
+ARG DEPS_IMAGE=scratch
 # OCI annotations (labels): make image passes the version from package.json and the git commit.
 ARG VERSION=0.1.0
 ARG REVISION=unknown
@@ -25,8 +25,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
-FROM scratch AS deps-context
-COPY --from=prod-deps node_modules /app/node_modules
+FROM ${DEPS_IMAGE} AS deps-image
 
 FROM deps-${DEPS_FROM} AS deps
 
