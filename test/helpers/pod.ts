@@ -23,8 +23,10 @@
 // in the container's /etc/hosts (in a cluster it would be the Service's ClusterIP).
 // podman runs with runc (the machines' hybrid cgroups v1 defeat crun) and the machines' ulimits.
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Cluster } from './cluster.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -58,6 +60,23 @@ export async function podmanOk(args: string[]): Promise<string> {
   return out.stdout;
 }
 
+/** The image `make image` builds: $GOZARGAH_IMAGE (default localhost/gozargah/gozargah) : package.json's version. */
+export function localImage(root: string): { repository: string; tag: string; ref: string } {
+  const tag = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  const repository = process.env.GOZARGAH_IMAGE ?? 'localhost/gozargah/gozargah';
+  return { repository, tag, ref: `${repository}:${tag}` };
+}
+
+/**
+ * podman and the image are what `make test` installs and builds first (make podman, make image).
+ * Missing, a test fails (it does not skip) and says what to run.
+ */
+export async function requireImage(ref: string): Promise<void> {
+  const version = await podman(['--version']);
+  if (version.code !== 0) throw new Error(`podman does not run (${version.stderr.trim() || 'not installed'}): run make podman (make test runs it)`);
+  if ((await podman(['image', 'exists', ref])).code !== 0) throw new Error(`the image ${ref} is missing: run make image (make test runs it)`);
+}
+
 /** Kubernetes' $(VAR) expansion of command and args: defined variables only; $$ escapes. */
 export function expand(text: string, env: Map<string, string>): string {
   return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (all, name: string | undefined) => (name === undefined ? '$' : (env.get(name) ?? all)));
@@ -85,6 +104,8 @@ export interface PodOptions {
   apiServerPort: number;
   /** extra /etc/hosts entries (name -> address) */
   hosts?: Record<string, string>;
+  /** false: pull from a plain-HTTP registry (the test's own, on loopback) */
+  tlsVerify?: boolean;
 }
 
 export interface PodPlan {
@@ -103,7 +124,9 @@ export function plan(deployment: Obj, o: PodOptions): PodPlan {
   const containers = pod['containers'] as Obj[];
   if (containers.length !== 1 || pod['initContainers'] !== undefined) throw new Error('one container, no init containers, is what this translation knows');
   const c = containers[0] as Obj;
-  const args = ['run', '--detach', '--name', o.name, ...RUN_FLAGS, '--pull', 'never'];
+  const pull = { Always: 'always', IfNotPresent: 'missing', Never: 'never' }[(c['imagePullPolicy'] as string | undefined) ?? 'IfNotPresent'];
+  if (pull === undefined) throw new Error(`imagePullPolicy ${c['imagePullPolicy']} is not translated`);
+  const args = ['run', '--detach', '--name', o.name, ...RUN_FLAGS, '--pull', pull, ...(o.tlsVerify === false ? ['--tls-verify=false'] : [])];
 
   // Environment: the kubelet's API-server variables, then the container's own.
   const env = new Map<string, string>([
@@ -193,6 +216,21 @@ export interface RunningPod {
   /** SIGTERM (podman stop), SIGKILL after the rest of the grace period; resolves with the exit code */
   terminate(graceLeft?: number): Promise<number>;
   remove(): Promise<void>;
+}
+
+/**
+ * A pod of the Deployment on the test's control plane, as the Deployment's ServiceAccount (a token
+ * the API server issued for it), named `name` (also the container's name, with a unique suffix).
+ */
+export async function startPod(cluster: Cluster, deployment: Obj, podName: string, options: Pick<PodOptions, 'hosts' | 'tlsVerify'> = {}): Promise<RunningPod> {
+  const namespace = deployment['metadata']['namespace'] as string;
+  const sa = deployment['spec']['template']['spec']['serviceAccountName'] as string;
+  const token = (await cluster.run(['create', 'token', '-n', namespace, sa, '--duration', '1h'])).trim();
+  const apiServerPort = Number(/server: https:\/\/127\.0\.0\.1:(\d+)/.exec(readFileSync(cluster.kubeconfig, 'utf8'))?.[1]);
+  const caPem = readFileSync(join(cluster.dir, 'pki/apiserver.crt'), 'utf8');
+  const dir = serviceAccountFiles(join(mkdtempSync(join(tmpdir(), 'gozargah-pod-')), 'serviceaccount'), token, caPem, namespace);
+  const name = `gozargah-test-${podName}-${process.pid}-${Date.now().toString(36)}`;
+  return runPod(deployment, { ...options, name, podName, namespace, serviceAccountDir: dir, apiServerPort });
 }
 
 export async function runPod(deployment: Obj, o: PodOptions): Promise<RunningPod> {

@@ -11,8 +11,7 @@
 // `make test` builds the image first (the Makefile's image target); podman comes from `make podman`.
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { startAgency } from '../helpers/agency.ts';
@@ -20,7 +19,7 @@ import { startCluster } from '../helpers/cluster.ts';
 import { ROOT, waitFor } from '../helpers/dataplane.ts';
 import { CHART, helm } from '../helpers/helm.ts';
 import { binding, keySecret, provider, route } from '../helpers/manifests.ts';
-import { HOST_LOOPBACK, podman, podmanOk, runPod, serviceAccountFiles, type RunningPod } from '../helpers/pod.ts';
+import { HOST_LOOPBACK, localImage, podman, podmanOk, requireImage, startPod, type RunningPod } from '../helpers/pod.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -28,17 +27,8 @@ t.setTimeout(300_000);
 const NS = 'gozargah-system';
 const KEY = 'demo-only-image-key-Hx7pQ2wZ';
 const AGENCY_HOST = 'agency.gov.test';
-const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const REPOSITORY = process.env.GOZARGAH_IMAGE ?? 'localhost/gozargah/gozargah';
-const IMAGE = `${REPOSITORY}:${VERSION}`;
-const work = mkdtempSync(join(tmpdir(), 'gozargah-image-'));
-const unique = `${process.pid}-${Date.now().toString(36)}`;
-
-// The machine must be able to do this: podman and the image are what `make test` installs and
-// builds first. Missing, the test fails (it does not skip) and says what to run.
-const version = await podman(['--version']);
-if (version.code !== 0) throw new Error(`podman does not run (${version.stderr.trim() || 'not installed'}): run make podman (make test runs it)`);
-if ((await podman(['image', 'exists', IMAGE])).code !== 0) throw new Error(`the image ${IMAGE} is missing: run make image (make test runs it)`);
+const { repository: REPOSITORY, tag: VERSION, ref: IMAGE } = localImage(ROOT);
+await requireImage(IMAGE);
 
 t.test('the image: OCI labels, production dependencies only, the gozargah CLI', async (t2) => {
   const inspect = JSON.parse(await podmanOk(['image', 'inspect', IMAGE]))[0] as Obj;
@@ -93,13 +83,8 @@ const dataplaneDeploy = deployment('dataplane');
 const containerArgs = (d: Obj): string[] => d['spec']['template']['spec']['containers'][0]['args'] as string[];
 const bus = containerArgs(dataplaneDeploy)[containerArgs(dataplaneDeploy).indexOf('--bus') + 1] as string;
 
-const apiServerPort = Number(/server: https:\/\/127\.0\.0\.1:(\d+)/.exec(readFileSync(cluster.kubeconfig, 'utf8'))?.[1]);
-const caPem = readFileSync(join(cluster.dir, 'pki/apiserver.crt'), 'utf8');
-/** A pod of the Deployment, as its ServiceAccount: a token the API server issued for it. */
 async function start(d: Obj, podName: string, hosts: Record<string, string> = {}): Promise<RunningPod> {
-  const sa = d['spec']['template']['spec']['serviceAccountName'] as string;
-  const token = (await kubectl(['create', 'token', '-n', NS, sa, '--duration', '1h'])).trim();
-  const pod = await runPod(d, { name: `gozargah-test-${podName}-${unique}`, podName, namespace: NS, serviceAccountDir: serviceAccountFiles(join(work, podName), token, caPem, NS), apiServerPort, hosts });
+  const pod = await startPod(cluster, d, podName, { hosts });
   t.teardown(() => pod.remove());
   return pod;
 }
