@@ -36,7 +36,7 @@ if ! "${PODMAN[@]}" image exists "$deps_image"; then
     "${PODMAN[@]}" import --quiet - "$deps_image" >/dev/null
 fi
 
-version=$(node -p 'require("./package.json").version')
+version=$("$(node_binary)" -p 'require("./package.json").version')
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 [ "$revision" = unknown ] || git diff --quiet HEAD -- 2>/dev/null || revision="$revision-dirty"
 image="$IMAGE_NAME:$version"
