@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps redis-tools faketime lint typecheck crds crds-check test test-unit test-golden test-hostile test-accounting test-evidence test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-memory clean
+.PHONY: help deps redis-tools faketime podman image lint typecheck crds crds-check test test-unit test-image test-golden test-hostile test-accounting test-evidence test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-memory clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -67,13 +67,19 @@ test-integration: $(DEPS) cluster-build redis-tools ## tests against a real kube
 test-helm: $(DEPS) cluster-build ## the Helm chart: lint, golden templates, install/upgrade/uninstall on a real control plane (UPDATE_GOLDEN=1 rewrites)
 	$(TAP) $(call tests,helm)
 
-test: lint typecheck crds-check cluster-build redis-tools faketime ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, hostile, accounting, evidence, integration, helm
+test-image: $(DEPS) cluster-build image ## the image run as the chart runs it: read-only, non-root, no capabilities, in-cluster config, drain on SIGTERM
+	$(TAP) $(call tests,image)
+
+test: lint typecheck crds-check cluster-build redis-tools faketime image ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, hostile, accounting, evidence, integration, helm, image
 	@mkdir -p .tap
-	$(TAP) $(call tests,unit golden cli dataplane hostile accounting evidence integration helm) | tee .tap/last-run.txt
+	$(TAP) $(call tests,unit golden cli dataplane hostile accounting evidence integration helm image) | tee .tap/last-run.txt
 	@# One plain closing line for CI: assertions passed and failed, on a line of its own
 	@# (tap's reporter may leave a terminal escape without a newline).
 	@echo
 	@sed -n 's/^Asserts: *\([0-9]*\) pass *\([0-9]* fail\)\{0,1\}.*/\1 passed, \2/p' .tap/last-run.txt | sed 's/, $$/, 0 failed/; s/ fail$$/ failed/' | tail -1
+
+image: $(DEPS) podman ## build the container image with podman (Debian + Node 24 base, production dependencies only); prints its size
+	bash scripts/image/build.sh
 
 demo: $(DEPS) cluster-build redis-tools ## the whole system on a local control plane: examples applied, inquiries sent, all stopped after
 	bash scripts/demo.sh
@@ -97,6 +103,13 @@ faketime:
 	@command -v faketime >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq faketime >/dev/null; }
+
+# podman (with runc: the machines' hybrid cgroups defeat crun), slirp4netns and mmdebstrap from
+# Debian's packages, installed when missing: `make image` and the image test (test/image/).
+podman:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v slirp4netns >/dev/null && command -v mmdebstrap >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq podman runc slirp4netns mmdebstrap >/dev/null; }
 
 # nginx and wrk from Debian's packages, installed when missing (as root, or with sudo).
 bench-tools:

@@ -20,6 +20,7 @@ KUBE_APISERVER_BIN="$GZ_BIN/kube-apiserver-$KUBERNETES_VERSION/kube-apiserver"
 KUBECTL_BIN="$GZ_BIN/kubectl-$KUBERNETES_VERSION/kubectl"
 ETCD_BIN="$GZ_BIN/etcd-$ETCD_VERSION/etcd"
 HELM_BIN="$GZ_BIN/helm-$HELM_VERSION/helm"
+REGISTRY_BIN="$GZ_BIN/registry-$REGISTRY_VERSION/registry"
 
 # Default cluster directory (up.sh, down.sh, env.sh); GOZARGAH_CLUSTER_DIR overrides it.
 GZ_DEFAULT_CLUSTER_DIR="${TMPDIR:-/tmp}/gozargah-cluster"

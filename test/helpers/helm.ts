@@ -11,12 +11,17 @@ export const CHART = join(ROOT, 'charts/gozargah');
 
 /** Where build.sh puts helm: ${GOZARGAH_CACHE:-$HOME/.cache/gozargah}/bin/helm-<version>/helm (test/cluster/lib.sh). */
 export function helmPath(): string {
+  return cachedBinary('helm', 'HELM_VERSION', 'helm');
+}
+
+/** A binary test/cluster/build.sh cached: bin/<component>-<version>/<binary>, the version from versions.env's KEY. */
+export function cachedBinary(component: string, key: string, binary: string): string {
   const versions = readFileSync(join(ROOT, 'test/cluster/versions.env'), 'utf8');
-  const version = /^HELM_VERSION=(\S+)$/m.exec(versions)?.[1];
-  if (version === undefined) throw new Error('HELM_VERSION is missing from test/cluster/versions.env');
+  const version = new RegExp(`^${key}=(\\S+)$`, 'm').exec(versions)?.[1];
+  if (version === undefined) throw new Error(`${key} is missing from test/cluster/versions.env`);
   const cache = process.env.GOZARGAH_CACHE ?? join(homedir(), '.cache/gozargah');
-  const path = join(cache, 'bin', `helm-${version}`, 'helm');
-  if (!existsSync(path)) throw new Error(`${path} is missing: run make cluster-build (test/cluster/build.sh helm)`);
+  const path = join(cache, 'bin', `${component}-${version}`, binary);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run make cluster-build (test/cluster/build.sh ${component})`);
   return path;
 }
 
