@@ -1,13 +1,13 @@
 // Conditions as the Gateway API writes them: observedGeneration always set,
 // lastTransitionTime kept unless the status flips, Ready summarising the others.
-import type { Condition } from '../api/v1alpha1/index.ts';
+import type { Condition, FailureReason, Reason } from '../api/v1alpha1/index.ts';
 
 export type Status = 'True' | 'False' | 'Unknown';
 
 export interface ConditionInput {
   type: string;
   status: Status;
-  reason: string;
+  reason: Reason;
   message: string;
 }
 
@@ -36,5 +36,5 @@ export function readyCondition(conditions: readonly ConditionInput[], unless: Co
   return { type: 'Ready', status: failing.status === 'Unknown' ? 'Unknown' : 'False', reason: failing.reason, message: failing.message };
 }
 
-export const ok = (type: string, reason: string, message: string): ConditionInput => ({ type, status: 'True', reason, message });
-export const fail = (type: string, reason: string, message: string): ConditionInput => ({ type, status: 'False', reason, message });
+export const ok = (type: string, reason: Reason, message: string): ConditionInput => ({ type, status: 'True', reason, message });
+export const fail = (type: string, reason: FailureReason, message: string): ConditionInput => ({ type, status: 'False', reason, message });

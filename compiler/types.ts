@@ -1,5 +1,5 @@
 // What the compiler takes and gives. Pure data; no Kubernetes client types.
-import type { ClientBinding, Condition, InquiryRoute, ServiceProvider } from '../api/v1alpha1/index.ts';
+import type { ClientBinding, Condition, FailureReason, InquiryRoute, ServiceProvider } from '../api/v1alpha1/index.ts';
 import type { Snapshot } from '../api/snapshot/index.ts';
 
 export interface SecretObject {
@@ -63,6 +63,6 @@ export interface CompileOutput {
 
 /** The outcome of one named check: null when it passes. */
 export interface Refusal {
-  reason: string;
+  reason: FailureReason;
   message: string;
 }

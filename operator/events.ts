@@ -5,7 +5,7 @@
 // for each Event would make every status write five requests long); past QUEUE_LIMIT waiting,
 // new ones are dropped, as client-go drops them when its queue is full.
 import type { CoreV1Api } from '@kubernetes/client-node';
-import type { Condition } from '../api/v1alpha1/index.ts';
+import type { Condition, Reason } from '../api/v1alpha1/index.ts';
 
 /** The object an Event is about; uid ties the Event to this incarnation of the name. */
 export interface InvolvedObject {
@@ -19,7 +19,8 @@ export interface InvolvedObject {
 /** An Event that is not a condition's transition (a quota crossing 80% or 100%). */
 export interface EventNote {
   type: 'Normal' | 'Warning';
-  reason: string;
+  /** declared in api/v1alpha1/reasons.ts */
+  reason: Reason;
   message: string;
 }
 
@@ -101,7 +102,8 @@ export function eventRecorder(api: CoreV1Api, options: RecorderOptions): EventRe
   };
   return {
     conditionChanged(object, condition) {
-      record(object, { type: condition.status === 'True' ? 'Normal' : 'Warning', reason: condition.reason, message: condition.message });
+      // The compiler wrote the condition, and its reasons are declared: the API type is only wider.
+      record(object, { type: condition.status === 'True' ? 'Normal' : 'Warning', reason: condition.reason as Reason, message: condition.message });
     },
     record,
     flush() {

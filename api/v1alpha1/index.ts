@@ -5,6 +5,7 @@ export * from './inquiryroute.ts';
 export * from './clientbinding.ts';
 export * from './kinds.ts';
 export * from './pathtemplate.ts';
+export * from './reasons.ts';
 export { validateObject, type SchemaError } from './validate.ts';
 export { generateCRDs, toStructural } from './crd.ts';
 export { normalizeSubject, parseSubject, subjectOf, subjectProblem, type SubjectAttribute } from './subject.ts';
