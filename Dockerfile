@@ -37,9 +37,11 @@ ENV NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
-# What the entry points import: the API, the pure compiler, the components themselves and the CLI.
+# What the entry points import: the API, the pure compiler, the Kubernetes plumbing both
+# components share, the components themselves and the CLI.
 COPY api ./api
 COPY compiler ./compiler
+COPY kube ./kube
 COPY operator ./operator
 COPY dataplane ./dataplane
 COPY cli ./cli

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { redisFromFlags, REDIS_URL_ENV, type RedisTarget } from '../api/accounting/index.ts';
+import { parseHostPort } from '../kube/host-port.ts';
 
 export interface DataplaneArgs {
   manifests: string | null;
@@ -126,9 +127,9 @@ function seconds(flag: string, value: string): number {
 }
 
 function hostPort(flag: string, value: string): { host: string; port: number } {
-  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(value);
-  if (m === null || Number(m[2]) > 65535) throw new ArgsError(`${flag} must be HOST:PORT, got ${value}`);
-  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  const parsed = parseHostPort(value);
+  if (parsed === null) throw new ArgsError(`${flag} must be HOST:PORT, got ${value}`);
+  return parsed;
 }
 
 export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): DataplaneArgs {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { redisFromFlags, REDIS_URL_ENV, type RedisTarget } from '../api/accounting/index.ts';
+import { parseHostPort } from '../kube/host-port.ts';
 
 export interface OperatorArgs {
   /** where the snapshots, the leader Lease and the dataplane reports live */
@@ -52,9 +53,9 @@ export class ArgsError extends Error {}
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function hostPort(flag: string, value: string): { host: string; port: number } {
-  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(value);
-  if (m === null || Number(m[2]) > 65535) throw new ArgsError(`${flag} must be HOST:PORT, got ${value}`);
-  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  const parsed = parseHostPort(value);
+  if (parsed === null) throw new ArgsError(`${flag} must be HOST:PORT, got ${value}`);
+  return parsed;
 }
 
 function positive(flag: string, value: string, integer = true): number {

@@ -23,7 +23,7 @@ import {
   type SnapshotManifest,
 } from '../api/snapshot/index.ts';
 import type { StatusEntry } from '../compiler/types.ts';
-import { describeError } from './api-errors.ts';
+import { describeError } from '../kube/api-errors.ts';
 import { OffLoopCompiler } from './compile-off-loop.ts';
 import { eventRecorder, type EventRecorder } from './events.ts';
 import { timeLeft, validityPlan, type BindingValidity } from './validity.ts';
@@ -31,7 +31,7 @@ import type { OperatorMetrics } from './metrics.ts';
 import { publishSnapshot } from './publish.ts';
 import { sameJson, writeStatus, type Stored as StoredObject } from './status.ts';
 import { keepCountedUsage, UsageLoop, type QuotaBinding, type UsageState } from './usage.ts';
-import { Watched, type WatchHandle, type WatchOptions } from './watch.ts';
+import { Watched, type WatchHandle, type WatchOptions } from '../kube/watch.ts';
 import type { RedisTarget } from '../api/accounting/index.ts';
 
 export type Log = (record: Record<string, unknown>) => void;

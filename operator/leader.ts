@@ -4,11 +4,11 @@
 // nodes does not matter); a leader that cannot renew within `renewDeadline` stops leading
 // before anyone else can start. Writes carry the resourceVersion read, so two candidates never
 // both win.
-import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
-import { describeError, isCode } from './api-errors.ts';
+import type { CoordinationV1Api, V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import { describeError, isCode } from '../kube/api-errors.ts';
+import { microTime } from '../kube/micro-time.ts';
 
-/** Lease times are MicroTime: the API server refuses a plain Date's milliseconds. */
-const micro = (at: Date | string | undefined): V1MicroTime | undefined => (at === undefined ? undefined : new V1MicroTime(new Date(at).getTime()));
+const micro = (at: Date | string | undefined): V1MicroTime | undefined => (at === undefined ? undefined : microTime(at));
 
 export interface LeaderOptions {
   namespace: string;

@@ -3,7 +3,7 @@
 // reader: a manifest it can see only ever names shards that are already there, and a shard it
 // may still be reading is deleted only once the manifest has moved on.
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { isCode } from './api-errors.ts';
+import { isCode } from '../kube/api-errors.ts';
 import {
   BUS_LABEL,
   MANIFEST_DATA_KEY,

@@ -5,7 +5,7 @@
 // read: one request per write instead of two, which matters for the 10,000 of a first pass.
 // Besides the Events of flipped conditions it records a binding's quota crossing 80% and 100%.
 import type { CustomObjectsApi } from '@kubernetes/client-node';
-import { isCode } from './api-errors.ts';
+import { isCode } from '../kube/api-errors.ts';
 import { GROUP, kindInfo, VERSION, type Condition } from '../api/v1alpha1/index.ts';
 import type { ObjectStatus, StatusEntry } from '../compiler/types.ts';
 import { flippedConditions, type EventRecorder } from './events.ts';

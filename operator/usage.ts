@@ -15,7 +15,7 @@ import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { connectRedis, quotaLabel, quotaPeriodEnd, readQuotaUsed, type Redis, type RedisTarget } from '../api/accounting/index.ts';
 import { API_VERSION } from '../api/v1alpha1/index.ts';
 import type { ObjectStatus } from '../compiler/types.ts';
-import { describeError } from './api-errors.ts';
+import { describeError } from '../kube/api-errors.ts';
 import type { EventNote, EventRecorder } from './events.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { writeStatus, type Stored } from './status.ts';

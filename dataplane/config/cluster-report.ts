@@ -2,7 +2,9 @@
 // api/snapshot/reports.ts), written when a snapshot is swapped in and renewed while the replica
 // is up, deleted when it shuts down. The operator marks an object Programmed from these reports.
 // A report that cannot be written is retried on the next renewal; serving never waits for it.
-import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
+import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
+import { isCode } from '../../kube/api-errors.ts';
+import { microTime } from '../../kube/micro-time.ts';
 import {
   REPORT_BUS_ANNOTATION,
   REPORT_GENERATION_ANNOTATION,
@@ -13,7 +15,6 @@ import {
   reportLeaseName,
 } from '../../api/snapshot/index.ts';
 
-const isCode = (err: unknown, code: number): boolean => (err as { code?: number })?.code === code;
 
 export class ServingReporter {
   #api: CoordinationV1Api;
@@ -80,7 +81,7 @@ export class ServingReporter {
       annotations: { [REPORT_BUS_ANNOTATION]: this.#bus, [REPORT_HASH_ANNOTATION]: hash, [REPORT_GENERATION_ANNOTATION]: String(generation) },
     };
     // MicroTime: the API server refuses a plain Date's milliseconds in a Lease.
-    const spec = { holderIdentity: this.#replica, leaseDurationSeconds: REPORT_LEASE_SECONDS, renewTime: new V1MicroTime(Date.now()) };
+    const spec = { holderIdentity: this.#replica, leaseDurationSeconds: REPORT_LEASE_SECONDS, renewTime: microTime(Date.now()) };
     let existing: V1Lease;
     try {
       existing = await this.#api.readNamespacedLease({ name: this.#name, namespace: this.#namespace });
@@ -92,7 +93,7 @@ export class ServingReporter {
     await this.#api.replaceNamespacedLease({
       name: this.#name,
       namespace: this.#namespace,
-      body: { metadata: { ...metadata, resourceVersion: existing.metadata?.resourceVersion }, spec: { ...spec, acquireTime: new V1MicroTime(new Date(existing.spec?.acquireTime ?? Date.now()).getTime()) } },
+      body: { metadata: { ...metadata, resourceVersion: existing.metadata?.resourceVersion }, spec: { ...spec, acquireTime: microTime(existing.spec?.acquireTime ?? Date.now()) } },
     });
   }
 }

@@ -2,26 +2,24 @@
 // operator/publish.ts), watched through the Kubernetes API. One informer over the bus's Secrets
 // (shards and manifest share a label) holds all of them; whenever the manifest or a shard it names
 // changes, the shards are joined and verified and the result is offered to the loader.
-import { CoreV1Api, type KubeConfig, makeInformer, type Informer, type ObjectCache, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { BUS_LABEL, joinSnapshot, MANIFEST_DATA_KEY, manifestSecretName, SHARD_DATA_KEY, type SnapshotManifest } from '../../api/snapshot/index.ts';
+import { Watched } from '../../kube/watch.ts';
 import type { Candidate, ConfigSource } from './source.ts';
 
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
 /** Shards are written before the manifest, so one missing is normally seconds from arriving; past this, say so. */
 const MISSING_SHARD_REPORT_MS = 30_000;
-
-type SecretCache = Informer<V1Secret> & ObjectCache<V1Secret>;
+/** The Secrets are listed afresh this often anyway, as the operator's watches are (--rewatch-seconds). */
+const RESYNC_MS = 300_000;
 
 export class ClusterSource implements ConfigSource {
   #kc: KubeConfig;
   #namespace: string;
   #bus: string;
   #log: (record: Record<string, unknown>) => void;
-  #informer: SecretCache | null = null;
+  #secrets: Watched<V1Secret> | null = null;
   #stopped = false;
   #timers = new Set<NodeJS.Timeout>();
-  #backoff = BACKOFF_MIN_MS;
   #assembleQueued = false;
   #missingTimer: NodeJS.Timeout | null = null;
   /** resourceVersions of the manifest and its shards at the last attempt: events that change neither cost nothing */
@@ -39,40 +37,33 @@ export class ClusterSource implements ConfigSource {
   }
 
   start(deliver: (c: Candidate) => void, fail: (origin: string, message: string) => void): void {
-    const kc = this.#kc;
-    const api = kc.makeApiClient(CoreV1Api);
+    const api = this.#kc.makeApiClient(CoreV1Api);
     const labelSelector = `${BUS_LABEL}=${this.#bus}`;
-    const list = async () => {
-      const secrets = await api.listNamespacedSecret({ namespace: this.#namespace, labelSelector });
-      this.#backoff = BACKOFF_MIN_MS; // the API server answers again
-      return secrets;
-    };
-    const informer = makeInformer<V1Secret>(kc, `/api/v1/namespaces/${this.#namespace}/secrets`, list, labelSelector);
-    this.#informer = informer;
-    // A list delivers every Secret as its own event: assemble once per burst, not once per shard.
-    informer.on('change', () => {
-      if (this.#assembleQueued) return;
-      this.#assembleQueued = true;
-      setImmediate(() => {
-        this.#assembleQueued = false;
-        if (!this.#stopped) this.#assemble(informer, deliver, fail);
-      });
+    // A watch that fails is restarted with a backoff (kube/watch.ts); meanwhile the loader keeps
+    // serving the last good snapshot: not being able to look is not a bad snapshot.
+    const secrets = new Watched<V1Secret>({
+      kc: this.#kc,
+      name: 'snapshot Secrets',
+      path: `/api/v1/namespaces/${this.#namespace}/secrets`,
+      list: () => api.listNamespacedSecret({ namespace: this.#namespace, labelSelector }),
+      labelSelector,
+      resyncMs: RESYNC_MS,
+      log: this.#log,
+      // A list delivers every Secret as its own event: assemble once per burst, not once per shard.
+      onChange: () => {
+        if (this.#assembleQueued) return;
+        this.#assembleQueued = true;
+        setImmediate(() => {
+          this.#assembleQueued = false;
+          if (!this.#stopped) this.#assemble(secrets, deliver, fail);
+        });
+      },
     });
-    // The informer relists by itself on 410 Gone and rewatches when a watch ends; it stops on any
-    // other error (API server unreachable, forbidden). Restart it, backing off. Meanwhile the
-    // loader keeps serving the last good snapshot: not being able to look is not a bad snapshot.
-    const restart = (err: unknown): void => {
-      if (this.#stopped) return;
-      this.#log({ level: 'warn', msg: 'watching the snapshot Secrets failed; retrying', origin: this.#origin, error: (err as Error)?.message ?? String(err), retryInMs: this.#backoff });
-      // Jittered: every dataplane lost the API server at once; they should not all return at once.
-      this.#after(this.#backoff * (0.5 + Math.random() / 2), () => void informer.start().catch(restart));
-      this.#backoff = Math.min(this.#backoff * 2, BACKOFF_MAX_MS);
-    };
-    informer.on('error', restart);
-    void informer.start().catch(restart);
+    this.#secrets = secrets;
+    void secrets.start();
   }
 
-  #assemble(cache: SecretCache, deliver: (c: Candidate) => void, fail: (origin: string, message: string) => void): void {
+  #assemble(cache: Watched<V1Secret>, deliver: (c: Candidate) => void, fail: (origin: string, message: string) => void): void {
     const secret = cache.get(manifestSecretName(this.#bus), this.#namespace);
     // Nothing published yet, or the manifest deleted: keep what is in force.
     if (secret === undefined) return;
@@ -131,6 +122,6 @@ export class ClusterSource implements ConfigSource {
     this.#stopped = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    void this.#informer?.stop();
+    this.#secrets?.stop();
   }
 }

@@ -171,7 +171,7 @@ t.test('the report of a replica gone for good (no clean shutdown) is deleted', a
 t.test('with the API server stopped, the dataplane keeps answering with the last snapshot', async (t2) => {
   t2.equal(await served(), 404, '/ha/v1 was replaced by /ha/v2');
   await cluster.stop();
-  await waitFor(() => dp.logs().includes('watching the snapshot Secrets failed; retrying'), 20_000, () => `the dataplane never noticed:\n${dp.logs().slice(-2000)}`);
+  await waitFor(() => dp.logs().includes('"msg":"watch failed; retrying","watch":"snapshot Secrets"'), 20_000, () => `the dataplane never noticed:\n${dp.logs().slice(-2000)}`);
   for (let i = 0; i < 5; i++) {
     const res = await fetch(`${dp.url}/ha/v2/echo/${i}`, { headers: { 'x-api-key': KEY } });
     await res.arrayBuffer();

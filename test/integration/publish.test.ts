@@ -134,7 +134,7 @@ t.test('a manifest that arrives before its shards waits for them instead of fail
 
 t.test('with the API server gone, the dataplane keeps serving the last snapshot', async (t2) => {
   await cluster.stop();
-  await waitFor(() => dp.logs().includes('watching the snapshot Secrets failed; retrying'), 15_000, () => `the dataplane never noticed the API server was gone:\n${dp.logs()}`);
+  await waitFor(() => dp.logs().includes('"msg":"watch failed; retrying","watch":"snapshot Secrets"'), 15_000, () => `the dataplane never noticed the API server was gone:\n${dp.logs()}`);
   for (const path of ['/pub/v1/echo/1', '/pub/v1/second', '/pub/v1/fourth']) t2.equal(await status(dp.url, path), 200, path);
   const ready = await fetch(`${dp.adminUrl}/readyz`);
   t2.equal(ready.status, 200, 'still ready');

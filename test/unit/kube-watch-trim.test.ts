@@ -1,7 +1,7 @@
 // What the operator's caches drop from every object: server-side apply's managedFields and
 // kubectl's last-applied annotation (a second copy of the object), nothing it reads.
 import t from 'tap';
-import { trimBookkeeping } from '../../operator/watch.ts';
+import { trimBookkeeping } from '../../kube/watch.ts';
 
 t.test('managedFields and the last-applied annotation go; labels, other annotations, spec and status stay', async (t2) => {
   const object = {
