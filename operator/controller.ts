@@ -13,18 +13,16 @@ import {
   joinSnapshot,
   MANIFEST_DATA_KEY,
   MANIFEST_SECRET_TYPE,
-  readReport,
   REPORT_LABEL,
-  servedKeys,
   SHARD_DATA_KEY,
   SHARD_SECRET_TYPE,
-  type ServingReport,
   type Snapshot,
   type SnapshotManifest,
 } from '../api/snapshot/index.ts';
 import type { StatusEntry } from '../compiler/types.ts';
 import { describeError } from '../kube/api-errors.ts';
 import { OffLoopCompiler } from './compile-off-loop.ts';
+import { reportedGenerations, ServedReports, summarize, type FreshReport } from './served-reports.ts';
 import { eventRecorder, type EventRecorder } from './events.ts';
 import { timeLeft, validityPlan, type BindingValidity } from './validity.ts';
 import type { OperatorMetrics } from './metrics.ts';
@@ -56,10 +54,6 @@ const RETRY_MAX_MS = 60_000;
 /** What a wave of status writes gets before a change may end it (see #writeStatuses). */
 const WAVE_MIN_WRITES = 200;
 const WAVE_MIN_MS = 1000;
-/** A report whose replica has not renewed it for this many lease durations is long gone. */
-const STALE_REPORT_LEASES = 10;
-/** Snapshots remembered per bus, so a replica still on an older one is recognised. */
-const KNOWN_PER_BUS = 4;
 
 interface Stored extends KubernetesObject {
   status?: unknown;
@@ -87,8 +81,8 @@ export class Controller {
   /** per object of the three kinds, what a change must touch to matter (see #objectChanged) */
   #specs = new Map<string, string>();
   #verifyTimer: NodeJS.Timeout | null = null;
-  /** per bus, the served keys of its recent snapshots by hash, newest last */
-  #known = new Map<string, Map<string, Set<string>>>();
+  /** which snapshot each dataplane replica serves (operator/served-reports.ts) */
+  #served = new ServedReports<V1Lease>();
   #timer: NodeJS.Timeout | null = null;
   #timerDue = 0;
   #running = false;
@@ -96,8 +90,6 @@ export class Controller {
   #retryMs = RETRY_MIN_MS;
   /** the snapshots (bus/hash) fresh reports said were served when the last reconcile counted them */
   #countedReports: string | null = null;
-  /** per report Lease, its last renewTime and when this process saw it */
-  #seen = new Map<string, { renewedAt: number; at: number }>();
   /** when the first fresh report expires, if it is not renewed */
   #recheckTimer: NodeJS.Timeout | null = null;
   #recheckAtMs = Infinity;
@@ -283,7 +275,7 @@ export class Controller {
     for (const s of this.#secrets.list()) objects.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: s.metadata?.name, namespace: s.metadata?.namespace }, type: s.type, data: s.data });
     for (const n of this.#namespaces.list()) objects.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.metadata?.name, labels: n.metadata?.labels } });
     if (this.#published === null || this.#verifyPublished) {
-      this.#published = withGenerationsOf(this.#published, await this.#readPublished(), this.#reportedGenerations());
+      this.#published = withGenerationsOf(this.#published, await this.#readPublished(), reportedGenerations(this.#reports.list()));
       this.#verifyPublished = false;
     }
     const published = this.#published;
@@ -291,14 +283,14 @@ export class Controller {
     const buses = [...published.keys()];
     const fresh = this.#fresh(now.getTime());
     this.#countedReports = summarize(fresh).fingerprint;
-    let { serving, unknown } = this.#serving(fresh);
+    let { serving, unknown } = this.#served.serving(fresh);
     let output = await this.#compiler.compile({ objects, now: now.toISOString(), serving, buses, trustSchema: true });
     for (const [bus, snapshot] of Object.entries(output.snapshots)) this.#remember(bus, snapshot);
     // A replica serves a snapshot this replica had not compiled yet (it just started, or just took
     // the lead) and now has: compile again with that report counted, or every object would flap
     // to Programmed=False and back.
-    if (unknown.some(([bus, hash]) => this.#known.get(bus)?.has(hash) === true)) {
-      ({ serving, unknown } = this.#serving(fresh));
+    if (unknown.some(([bus, hash]) => this.#served.knows(bus, hash))) {
+      ({ serving, unknown } = this.#served.serving(fresh));
       output = await this.#compiler.compile({ objects, now: now.toISOString(), serving, buses, trustSchema: true });
     }
 
@@ -375,33 +367,15 @@ export class Controller {
     if (nextExpiry !== null) this.#recheckAt(nextExpiry);
   }
 
-  /**
-   * The reports that count now, each with when it stops counting. Expiry is judged on this
-   * process's clock: a report counts for its duration from when this process saw it renewed
-   * (or, after a restart or a broken watch, from when the reports were listed again), so neither
-   * clock skew between nodes nor an API server outage makes every report look expired at once.
-   * A report not renewed for STALE_REPORT_LEASES durations by its own clock is a replica gone
-   * for good (killed, its node lost): it never counts, not even just after a restart.
-   */
+  /** The reports that count now (see ServedReports.fresh); the Leases of replicas gone for good are pruned. */
   #fresh(nowMs: number): FreshReport[] {
-    const fresh: FreshReport[] = [];
-    const seen = new Map<string, { renewedAt: number; at: number }>();
-    for (const lease of this.#reports.list()) {
-      const report = readReport(lease);
-      if (report === null) continue;
-      const key = `${lease.metadata?.namespace}/${lease.metadata?.name}`;
-      const before = this.#seen.get(key);
-      const at = before !== undefined && before.renewedAt === report.renewedAt ? before.at : nowMs;
-      seen.set(key, { renewedAt: report.renewedAt, at });
-      if (report.renewedAt + STALE_REPORT_LEASES * report.durationMs <= nowMs) {
-        this.#prune(lease);
-        continue;
-      }
-      const until = Math.max(at, this.#reports.syncedAt) + report.durationMs;
-      if (until > nowMs) fresh.push({ report, until });
-    }
-    this.#seen = seen;
+    const { fresh, gone } = this.#served.fresh(this.#reports.list(), this.#reports.syncedAt, nowMs);
+    for (const lease of gone) this.#prune(lease);
     return fresh;
+  }
+
+  #remember(bus: string, snapshot: Snapshot): void {
+    this.#served.remember(bus, snapshot, () => new Set(this.#fresh(Date.now()).map(({ report }) => report.hash)));
   }
 
   /**
@@ -420,49 +394,6 @@ export class Controller {
         (err: unknown) => this.#o.log({ level: 'warn', msg: 'could not delete a stale dataplane report', lease: name, error: describeError(err) }),
       )
       .finally(() => this.#pruning.delete(name));
-  }
-
-  /** Per bus, the highest generation any report (fresh or not) says a replica has served. */
-  #reportedGenerations(): Map<string, number> {
-    const generations = new Map<string, number>();
-    for (const lease of this.#reports.list()) {
-      const report = readReport(lease);
-      if (report !== null) generations.set(report.bus, Math.max(generations.get(report.bus) ?? 0, report.generation));
-    }
-    return generations;
-  }
-
-  /** Per bus, the keys served by a replica whose report is fresh; and the reports of snapshots not known here. */
-  #serving(fresh: readonly FreshReport[]): { serving: Record<string, Set<string>>; unknown: [string, string][] } {
-    const serving: Record<string, Set<string>> = {};
-    const unknown: [string, string][] = [];
-    const pairs = new Map<string, ServingReport>();
-    for (const { report } of fresh) pairs.set(`${report.bus}/${report.hash}`, report);
-    for (const report of pairs.values()) {
-      const keys = this.#known.get(report.bus)?.get(report.hash);
-      // A snapshot this replica has not compiled: not counted (yet; see #reconcile).
-      if (keys === undefined) {
-        unknown.push([report.bus, report.hash]);
-        continue;
-      }
-      const set = (serving[report.bus] ??= new Set());
-      for (const k of keys) set.add(k);
-    }
-    return { serving, unknown };
-  }
-
-  #remember(bus: string, snapshot: Snapshot): void {
-    let known = this.#known.get(bus);
-    if (known === undefined) this.#known.set(bus, (known = new Map()));
-    if (known.has(snapshot.hash)) return;
-    known.set(snapshot.hash, servedKeys(snapshot));
-    if (known.size <= KNOWN_PER_BUS) return;
-    // Forget the oldest, but never a snapshot a replica still reports serving.
-    const reported = new Set(this.#fresh(Date.now()).map(({ report }) => report.hash));
-    for (const hash of known.keys()) {
-      if (known.size <= KNOWN_PER_BUS) break;
-      if (hash !== snapshot.hash && !reported.has(hash)) known.delete(hash);
-    }
   }
 
   #recheckAt(ms: number): void {
@@ -565,19 +496,6 @@ function withGenerationsOf(
     if (now === undefined || now.generation < generation) read.set(bus, { generation, hash: '' });
   }
   return read;
-}
-
-/** A report that counts now, and when it stops counting (this process's clock). */
-interface FreshReport {
-  report: ServingReport;
-  until: number;
-}
-
-/** Which snapshots fresh reports say are served (not by whom: a replica coming or going changes nothing else), and the first expiry. */
-function summarize(fresh: readonly FreshReport[]): { fingerprint: string; nextExpiry: number | null } {
-  const pairs = new Set(fresh.map(({ report }) => `${report.bus}/${report.hash}`));
-  const nextExpiry = fresh.length === 0 ? null : Math.min(...fresh.map((f) => f.until));
-  return { fingerprint: [...pairs].sort().join(','), nextExpiry };
 }
 
 const specKey = (kind: string, o: Stored): string => `${kind}/${o.metadata?.namespace}/${o.metadata?.name}`;
