@@ -22,6 +22,7 @@ import {
 import type { StatusEntry } from '../compiler/types.ts';
 import { describeError } from '../kube/api-errors.ts';
 import { OffLoopCompiler } from './compile-off-loop.ts';
+import { PassQueue, type PassResult } from './pass-queue.ts';
 import { reportedGenerations, ServedReports, summarize, type FreshReport } from './served-reports.ts';
 import { eventRecorder, type EventRecorder } from './events.ts';
 import { timeLeft, validityPlan, type BindingValidity } from './validity.ts';
@@ -49,8 +50,6 @@ export interface ControllerOptions {
 
 /** Status writes in flight at once: enough to finish 10,000 quickly, few enough not to flood the API server. */
 const STATUS_CONCURRENCY = 8;
-const RETRY_MIN_MS = 1000;
-const RETRY_MAX_MS = 60_000;
 /** What a wave of status writes gets before a change may end it (see #writeStatuses). */
 const WAVE_MIN_WRITES = 200;
 const WAVE_MIN_MS = 1000;
@@ -83,11 +82,7 @@ export class Controller {
   #verifyTimer: NodeJS.Timeout | null = null;
   /** which snapshot each dataplane replica serves (operator/served-reports.ts) */
   #served = new ServedReports<V1Lease>();
-  #timer: NodeJS.Timeout | null = null;
-  #timerDue = 0;
-  #running = false;
-  #again = false;
-  #retryMs = RETRY_MIN_MS;
+  #queue: PassQueue;
   /** the snapshots (bus/hash) fresh reports said were served when the last reconcile counted them */
   #countedReports: string | null = null;
   /** when the first fresh report expires, if it is not renewed */
@@ -104,6 +99,7 @@ export class Controller {
   constructor(options: ControllerOptions) {
     this.#o = options;
     this.#compiler = new OffLoopCompiler(options.compileDelayMs ?? 0);
+    this.#queue = new PassQueue({ debounceMs: options.debounceMs, pass: () => this.#run(), enabled: () => this.#leading && !this.#stopped });
     const { kc, namespace, resyncMs, log } = options;
     this.#custom = kc.makeApiClient(CustomObjectsApi);
     this.#core = kc.makeApiClient(CoreV1Api);
@@ -180,11 +176,12 @@ export class Controller {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#leading = false;
-    for (const timer of [this.#timer, this.#recheckTimer, this.#verifyTimer, this.#validityTimer]) if (timer !== null) clearTimeout(timer);
+    this.#queue.stop();
+    for (const timer of [this.#recheckTimer, this.#verifyTimer, this.#validityTimer]) if (timer !== null) clearTimeout(timer);
     for (const w of this.#watches) w.stop();
     await this.#usage?.stop();
     await this.#compiler.stop();
-    while (this.#running) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (this.#queue.running) await new Promise((resolve) => setTimeout(resolve, 20));
     // Events still queued get a moment, not a say in how long shutdown takes.
     await Promise.race([this.#recorder.flush(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
   }
@@ -212,58 +209,33 @@ export class Controller {
     this.request();
   }
 
-  /** Something changed: reconcile soon, once, however many changes arrive meanwhile. */
-  request(delayMs = this.#o.debounceMs): void {
-    if (!this.#leading || this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    // A pending timer may be a retry backing off for a minute: a new change must not wait for it.
-    const due = Date.now() + delayMs;
-    if (this.#timer !== null) {
-      if (due >= this.#timerDue) return;
-      clearTimeout(this.#timer);
-    }
-    this.#timerDue = due;
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      void this.#run();
-    }, delayMs);
+  /** Something changed: reconcile soon, once, however many changes arrive meanwhile (operator/pass-queue.ts). */
+  request(delayMs?: number): void {
+    this.#queue.request(delayMs);
   }
 
-  async #run(): Promise<void> {
+  async #run(): Promise<PassResult> {
     // A cache whose watch failed is stale: compiling it could unpublish what still exists. (The
     // reports only decide Programmed: a broken reports watch does not hold publishing back.)
     const broken = this.#watches.filter((w) => w !== this.#reports && !w.healthy);
     if (broken.length > 0) {
       if (!this.#blocked) this.#o.log({ level: 'warn', msg: 'not reconciling until every watch works again', watches: broken.map((w) => w.name) });
       this.#blocked = true;
-      return this.request(500);
+      return 'later';
     }
     this.#blocked = false;
-    this.#running = true;
-    this.#again = false;
     const started = performance.now();
-    let retry = false;
+    let result: PassResult = 'ok';
     try {
-      retry = !(await this.#reconcile());
+      if (!(await this.#reconcile())) result = 'retry';
     } catch (err) {
-      retry = true;
+      result = 'retry';
       // Stopping ends a compile in flight: not a failure worth an error line.
       if (!this.#stopped) this.#o.log({ level: 'error', msg: 'reconcile failed', error: describeError(err) });
       this.lastReconcile = { at: new Date().toISOString(), ok: false, error: describeError(err) };
     }
-    this.#running = false;
-    if (retry) {
-      this.request(this.#retryMs);
-      this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
-      if (this.#again) this.request(); // a change that came meanwhile does not wait for the backoff
-    } else {
-      this.#retryMs = RETRY_MIN_MS;
-      if (this.#again) this.request();
-    }
     this.#o.log({ level: 'debug', msg: 'reconciled', ms: Math.round(performance.now() - started) });
+    return result;
   }
 
   /** One pass over everything; false when some write failed and a retry is due. */
@@ -461,7 +433,7 @@ export class Controller {
       // A real change arriving meanwhile ends the wave: the next pass compiles it and writes what
       // is still due, so a first pass over 10,000 objects does not hold every change back. Each
       // wave first gets a second or 200 writes, so a steady stream of changes cannot starve it.
-      while (next < due.length && this.#leading && !this.#stopped && !(this.#again && (next >= WAVE_MIN_WRITES || performance.now() - waveStart > WAVE_MIN_MS))) {
+      while (next < due.length && this.#leading && !this.#stopped && !(this.#queue.again && (next >= WAVE_MIN_WRITES || performance.now() - waveStart > WAVE_MIN_MS))) {
         const entry = due[next++] as StatusEntry;
         try {
           // A binding's counts are the usage loop's: a status compiled from an older copy keeps the newer ones.

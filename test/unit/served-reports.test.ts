@@ -41,7 +41,7 @@ t.test('a replica silent for ten leases by its own clock is gone: never counts, 
   const old = lease('dp-gone', 'public', 'h1', T0 - 10 * 30_000);
   const { fresh, gone } = served.fresh([old, lease('dp-1', 'public', 'h1', T0)], T0, T0);
   t2.same(fresh.map((f) => f.report.replica), ['dp-1']);
-  t2.same(gone.map((l) => l.metadata.name), ['dp-gone']);
+  t2.same(gone.map((l) => l.metadata?.name), ['dp-gone']);
 });
 
 t.test('only snapshots known here count; the others are named so the controller compiles again', async (t2) => {
