@@ -8,7 +8,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { startAgency } from '../helpers/agency.ts';
 import { applyObjects, installCrds, startCluster } from '../helpers/cluster.ts';
 import { auditCount, ROOT, startDataplane, waitFor } from '../helpers/dataplane.ts';
@@ -22,11 +22,13 @@ const KEY = 'demo-only-sidecar-e2e-key-Mn4bV7';
 type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; namespace: string } };
 interface Container {
   name: string;
+  image: string;
   command: string[];
   args: string[];
+  securityContext: unknown;
 }
 const docs = parseAllDocuments(readFileSync(SNIPPET, 'utf8')).map((d) => d.toJS() as Obj);
-const deployment = docs.find((d) => d.kind === 'Deployment') as Obj & { spec: { template: { spec: { serviceAccountName: string; containers: Container[] } } } };
+const deployment = docs.find((d) => d.kind === 'Deployment') as Obj & { spec: { template: { spec: { serviceAccountName: string; securityContext: unknown; containers: Container[] } } } };
 const pod = deployment.spec.template.spec;
 const sidecar = pod.containers.find((c) => c.name === 'gozargah-dataplane') as Container;
 /** The value after FLAG in the snippet's args; every flag the test relies on must be there once. */
@@ -43,6 +45,10 @@ t.test('the snippet: the chart image entry point, cluster mode in the system nam
   t2.equal(flag('--namespace'), SYSTEM_NS);
   t2.match(flag('--upstream-override'), /^http:\/\/127\.0\.0\.1:\d+$/);
   t2.equal(deployment.metadata.namespace, providerNs, "the sidecar runs in the provider's namespace");
+  const values = parse(readFileSync(join(ROOT, 'charts/gozargah/values.yaml'), 'utf8')) as { image: { repository: string }; podSecurityContext: unknown; containerSecurityContext: unknown };
+  const chart = parse(readFileSync(join(ROOT, 'charts/gozargah/Chart.yaml'), 'utf8')) as { appVersion: string };
+  t2.equal(sidecar.image, `${values.image.repository}:${chart.appVersion}`, "the chart's image at the chart's appVersion");
+  t2.same([pod.securityContext, sidecar.securityContext], [values.podSecurityContext, values.containerSecurityContext], "the chart's pod and container securityContext");
   t2.ok(docs.some((d) => d.kind === 'ServiceAccount' && d.metadata.name === pod.serviceAccountName && d.metadata.namespace === providerNs), 'its ServiceAccount is in the file');
 });
 
