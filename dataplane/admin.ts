@@ -62,7 +62,7 @@ function configView(deps: AdminDeps): unknown {
   const runtime = deps.pipeline.runtime;
   const accounting = deps.accounting.status();
   const counts = { mode: accounting.mode, redis: accounting.redis?.url ?? null, redisUnavailable: accounting.redis?.unavailable ?? null, stateDir: accounting.stateDir };
-  if (runtime === null) return { bus: deps.bus, loaded: false, lastError: deps.loader.lastError, accounting: counts, audit: deps.audit };
+  if (runtime === null) return { bus: deps.bus, loaded: false, lastError: deps.loader.lastError, accounting: counts, audit: deps.audit, ...(deps.loader.sidecar === null ? {} : { sidecar: deps.loader.sidecar }) };
   const s = runtime.snapshot;
   return {
     bus: deps.bus,
@@ -73,6 +73,8 @@ function configView(deps: AdminDeps): unknown {
     hash: s.hash,
     loadedAt: runtime.loadedAt,
     lastError: deps.loader.lastError,
+    // Sidecar mode: the providers, routes and grants below are its part of the bus (sidecar.ts).
+    ...(deps.loader.sidecar === null ? {} : { sidecar: deps.loader.sidecar }),
     providers: s.providers.map((p) => ({ id: p.id, url: redactUrl(p.url), tls: p.tls !== null, maxConcurrent: p.maxConcurrent, maxRequestsPerSecond: p.maxRequestsPerSecond })),
     routes: s.routes.map((r) => ({ id: r.id, path: r.path, methods: r.methods, provider: r.provider })),
     bindings: s.bindings.map((b) => ({ id: b.id, client: b.clientId, apiKeys: b.apiKeys.length, certificates: b.certFingerprints.length + b.certSubjects.length, routes: b.routes })),

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { redisFromFlags, REDIS_URL_ENV, type RedisTarget } from '../api/accounting/index.ts';
 import { parseHostPort } from '../kube/host-port.ts';
+import { providerIdProblem, upstreamOverrideProblem, type SidecarOptions } from './sidecar.ts';
 
 export interface DataplaneArgs {
   manifests: string | null;
@@ -45,6 +46,8 @@ export interface DataplaneArgs {
   jwksRefreshMs: number;
   /** a token with an unknown kid fetches its issuer's JWKS again at most this often */
   jwksMinRefreshMs: number;
+  /** sidecar mode (sidecar.ts): only these providers' routes, maybe forwarded to localhost; null: the whole bus */
+  sidecar: SidecarOptions | null;
 }
 
 export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FILE | --namespace NS) [options]
@@ -106,7 +109,15 @@ export const USAGE = `Usage: gozargah-dataplane (--manifests DIR | --snapshot FI
                          fetch that fails keeps the last good keys
   --jwks-min-refresh-seconds N
                          a token whose key id (kid) is unknown fetches its issuer's JWKS again,
-                         at most once every N seconds (default: 30)`;
+                         at most once every N seconds (default: 30)
+  --provider NAMESPACE/NAME
+                         sidecar mode: serve only the routes of this ServiceProvider (repeatable);
+                         the bus's other routes answer 404 route_not_found. With --namespace, no
+                         serving report is written (a sidecar serves part of its bus)
+  --upstream-override URL
+                         with --provider: forward to this origin (http://127.0.0.1:8081, the
+                         agency in the same pod) instead of the provider's, keeping the path
+                         prefix of its upstream.url; over http:// its upstream TLS is not used`;
 
 export class ArgsError extends Error {}
 
@@ -164,6 +175,8 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
         'state-dir': { type: 'string' },
         'jwks-refresh-seconds': { type: 'string', default: '300' },
         'jwks-min-refresh-seconds': { type: 'string', default: '30' },
+        provider: { type: 'string', multiple: true },
+        'upstream-override': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -191,6 +204,7 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
   const jwksRefresh = seconds('--jwks-refresh-seconds', values['jwks-refresh-seconds']);
   const jwksMinRefresh = seconds('--jwks-min-refresh-seconds', values['jwks-min-refresh-seconds']);
   if (jwksMinRefresh > jwksRefresh) throw new ArgsError('--jwks-min-refresh-seconds must not be more than --jwks-refresh-seconds');
+  const sidecar = sidecarOptions(values.provider ?? [], values['upstream-override'] ?? null);
   const grace = Number(values.grace);
   if (!Number.isFinite(grace) || grace < 0) throw new ArgsError(`--grace must be a number of seconds, got ${values.grace}`);
   return {
@@ -219,5 +233,19 @@ export function parseDataplaneArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     stateDir: values['state-dir'] ?? values['cache-dir'] ?? null,
     jwksRefreshMs: jwksRefresh * 1000,
     jwksMinRefreshMs: jwksMinRefresh * 1000,
+    sidecar,
   };
+}
+
+function sidecarOptions(providers: string[], upstreamOverride: string | null): SidecarOptions | null {
+  for (const p of providers) {
+    const problem = providerIdProblem(p);
+    if (problem !== null) throw new ArgsError(problem);
+  }
+  if (upstreamOverride !== null) {
+    if (providers.length === 0) throw new ArgsError('--upstream-override goes with --provider NAMESPACE/NAME: it replaces the URL of the providers a sidecar serves');
+    const problem = upstreamOverrideProblem(upstreamOverride);
+    if (problem !== null) throw new ArgsError(problem);
+  }
+  return providers.length === 0 ? null : { providers: [...new Set(providers)], upstreamOverride };
 }

@@ -210,9 +210,10 @@ async function main(): Promise<void> {
   const cluster = await clusterMode(args);
   const loaded = pipeline;
   loader = new Loader(args.bus, pipeline, metering, accounting, log, (generation, hash) => {
-    const runtime = loaded.runtime;
-    if (cluster !== null && runtime !== null && runtime.snapshot.hash === hash) cluster.loaded(generation, runtime.snapshot);
-  }, new JwksRegistry({ ...DEFAULT_JWKS_OPTIONS, refreshMs: args.jwksRefreshMs, minRefreshMs: args.jwksMinRefreshMs }, log));
+    // The whole bus snapshot (a sidecar serves part of it): what the cache keeps and reports name.
+    const whole = loader?.inForce ?? null;
+    if (cluster !== null && loaded.runtime?.snapshot.hash === hash && whole?.hash === hash) cluster.loaded(generation, whole);
+  }, new JwksRegistry({ ...DEFAULT_JWKS_OPTIONS, refreshMs: args.jwksRefreshMs, minRefreshMs: args.jwksMinRefreshMs }, log), args.sidecar);
   if (cluster?.cached) loader.offer(cluster.cached);
   const source = configSource(args, cluster);
   source.start(loader.offer, loader.refuse);

@@ -26,16 +26,18 @@ export function clusterMode(args: DataplaneArgs & { namespace: string }, log: (r
   const kc = new KubeConfig();
   if (args.kubeconfig === null) kc.loadFromCluster();
   else kc.loadFromFile(args.kubeconfig);
-  const reporter = new ServingReporter(kc.makeApiClient(CoordinationV1Api), args.namespace, args.bus, args.replica, log);
+  // A sidecar serves part of its bus: its report would make the operator count the bus's other
+  // routes as served (Programmed). It writes none, and needs no Lease rights.
+  const reporter = args.sidecar === null ? new ServingReporter(kc.makeApiClient(CoordinationV1Api), args.namespace, args.bus, args.replica, log) : null;
   const cache = args.cacheDir === null ? null : new SnapshotCache(args.cacheDir, args.bus, log);
   return {
     source: new ClusterSource(kc, args.namespace, args.bus, log),
     cached: cache?.load() ?? null,
     loaded(generation, snapshot) {
-      reporter.serving(generation, snapshot.hash);
+      reporter?.serving(generation, snapshot.hash);
       cache?.save(generation, snapshot);
     },
-    stopReporting: () => reporter.stop(),
+    stopReporting: async () => reporter?.stop(),
     flush: async () => cache?.flush(),
   };
 }

@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { stringify } from 'yaml';
 import { ROOT } from './dataplane.ts';
 
 const run = promisify(execFile);
@@ -45,6 +46,11 @@ export async function startCluster(): Promise<Cluster> {
       execFileSync('bash', [join(ROOT, 'test/cluster/down.sh')], { env, stdio: 'ignore' });
     },
   };
+}
+
+/** kubectl apply of objects built in the test (test/helpers/manifests.ts), as one YAML stream. */
+export function applyObjects(cluster: Cluster, objects: readonly Record<string, unknown>[]): Promise<string> {
+  return cluster.run(['apply', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
 }
 
 export const CRD_NAMES = ['serviceproviders', 'inquiryroutes', 'clientbindings'].map((plural) => `crd/${plural}.gozargah.io`);

@@ -52,12 +52,13 @@ export async function installRbac(cluster: Cluster): Promise<{ operator: string;
   await ok(['create', 'serviceaccount', '-n', SYSTEM_NS, 'gozargah-operator']);
   await ok(['create', 'serviceaccount', '-n', SYSTEM_NS, 'gozargah-dataplane']);
   await ok(['apply', '-f', join(ROOT, 'deploy/rbac')]);
-  const admin = readFileSync(cluster.kubeconfig, 'utf8');
-  const kubeconfigFor = async (sa: string): Promise<string> => {
-    const token = (await ok(['create', 'token', '-n', SYSTEM_NS, sa, '--duration', '2h'])).trim();
-    const path = join(cluster.dir, `${sa}.kubeconfig`);
-    writeFileSync(path, admin.replace(/token: .*/, `token: ${token}`), { mode: 0o600 });
-    return path;
-  };
-  return { operator: await kubeconfigFor('gozargah-operator'), dataplane: await kubeconfigFor('gozargah-dataplane') };
+  return { operator: await serviceAccountKubeconfig(cluster, SYSTEM_NS, 'gozargah-operator'), dataplane: await serviceAccountKubeconfig(cluster, SYSTEM_NS, 'gozargah-dataplane') };
+}
+
+/** A kubeconfig holding a token the API server issued for the ServiceAccount NAMESPACE/SA: exactly its rights. */
+export async function serviceAccountKubeconfig(cluster: Cluster, namespace: string, sa: string): Promise<string> {
+  const token = (await cluster.run(['create', 'token', '-n', namespace, sa, '--duration', '2h'])).trim();
+  const path = join(cluster.dir, `${namespace}-${sa}.kubeconfig`);
+  writeFileSync(path, readFileSync(cluster.kubeconfig, 'utf8').replace(/token: .*/, `token: ${token}`), { mode: 0o600 });
+  return path;
 }
