@@ -1,7 +1,7 @@
 // The dashboard and the alerts query what the dataplane really exports: a real dataplane, counting
 // in a real Redis as the production values have it, serves a few requests (forwarded, refused, over
 // quota), and every metric named by a dashboard panel or a PrometheusRule expression appears in its
-// /metrics, with every label the query groups or filters by.
+// /metrics, with every label the query groups or filters by; every series carries the bus.
 import t, { type Test } from 'tap';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,6 +73,28 @@ t.test('the exposition has the series the queries need', async (t2) => {
   }
   t2.match(exposition, /gozargah_requests_total\{[^}]*code="quota_exhausted"/, 'a quota refusal is counted with its code');
   t2.match(exposition, /^gozargah_quota_used_ratio\{binding="clients\/client",client="client-a"[^}]*\} 1$/m, 'the quota used: 2 of 2');
+});
+
+t.test('every series carries its bus; the agency latency carries the provider; the overhead counts forwarded requests only', async (t2) => {
+  const samples = exposition.split('\n').filter((l) => /^[a-zA-Z_]/.test(l));
+  t2.ok(samples.length > 50, `${samples.length} samples`);
+  const withoutBus = samples.filter((l) => !/[{,]bus="default"[,}]/.test(l));
+  t2.strictSame(withoutBus, [], 'every sample has bus="default" (the dataplane\'s --bus)');
+  t2.strictSame(
+    samples.filter((l) => (l.match(/[{,]bus="/g) ?? []).length !== 1),
+    [],
+    'and only once',
+  );
+  for (const line of samples.filter((l) => l.startsWith('gozargah_upstream_duration_seconds'))) {
+    t2.match(line, /[{,]provider="gov\/agency"[,}]/, `${line.split(' ')[0]}: provider`);
+  }
+  const value = (name: string): number => Number(/ (\S+)$/.exec(samples.find((l) => l.startsWith(`${name}{`)) ?? '')?.[1]);
+  // 2 forwarded to the agency, 2 refused by the bus (quota, credentials) without reaching it.
+  t2.equal(value('gozargah_request_duration_seconds_count'), 4, 'every request in the time through the bus');
+  t2.equal(value('gozargah_upstream_duration_seconds_count'), 2, 'the agency timed twice');
+  t2.equal(value('gozargah_bus_overhead_seconds_count'), 2, "the bus's overhead: the same two requests");
+  t2.ok(value('gozargah_bus_overhead_seconds_sum') >= 0, 'never below zero');
+  t2.ok(value('gozargah_bus_overhead_seconds_sum') <= value('gozargah_request_duration_seconds_sum'), 'within the time through the bus');
 });
 
 t.test('every dashboard panel queries metrics the dataplane exports', async (t2) => {
