@@ -3,6 +3,8 @@
 // chart whose CRD gained a field serves that field, and `helm uninstall` removes what the chart
 // made but leaves the CRDs and every CR. A second release with the bundled Redis: its StatefulSet,
 // Service, Secret and NetworkPolicy are accepted, and an upgrade keeps the generated password.
+// Chart.yaml's CRD examples pass the API server's validation, and the shipped
+// values-production.yaml installs.
 // There is no kubelet (nor controllers): pods never run, objects are checked.
 import t from 'tap';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-exp
 
 const NS = 'gozargah-system';
 const CRDS = ['serviceproviders.gozargah.io', 'inquiryroutes.gozargah.io', 'clientbindings.gozargah.io'];
-const PRODUCTION = join(import.meta.dirname, 'fixtures/production.yaml');
+const PRODUCTION = join(CHART, 'values-production.yaml');
 const work = mkdtempSync(join(tmpdir(), 'gozargah-helm-it-'));
 
 const cluster = await startCluster();
@@ -87,6 +89,16 @@ t.test('CRs applied after install are accepted', async (t2) => {
     .filter((o) => o !== null && ['ServiceProvider', 'InquiryRoute', 'ClientBinding'].includes(o['kind'] as string));
   t2.ok(examples.length > 0);
   t2.equal(examples.length, inExamples.length, `the ${inExamples.length} objects of examples/ are stored`);
+});
+
+t.test("Chart.yaml's artifacthub.io/crdsExamples pass the API server's validation", async (t2) => {
+  const chart = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as Obj;
+  const crdsExamples = parse(chart['annotations']['artifacthub.io/crdsExamples'] as string) as Obj[];
+  t2.equal(crdsExamples.length, 3);
+  const out = await cluster.kubectl(['apply', '--dry-run=server', '-n', 'default', '-f', '-'], crdsExamples.map((o) => stringify(o)).join('---\n'));
+  t2.equal(out.code, 0, out.stderr);
+  t2.equal(out.stdout.trim().split('\n').length, 3, `each accepted: ${out.stdout}`);
+  t2.match(out.stdout, /clientbinding.gozargah.io\/snapp-driver-onboarding created \(server dry run\)/);
 });
 
 t.test('helm upgrade with changed values changes the Deployments and keeps every CR', async (t2) => {

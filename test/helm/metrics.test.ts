@@ -114,7 +114,7 @@ t.test('every dashboard panel queries metrics the dataplane exports', async (t2)
 });
 
 t.test('every alert queries metrics that exist', async (t2) => {
-  const out = await helm()(['template', 'gozargah', CHART, '--namespace', 'gozargah-system', '--values', join(import.meta.dirname, 'fixtures/production.yaml'), '--show-only', 'templates/monitoring/prometheusrule.yaml']);
+  const out = await helm()(['template', 'gozargah', CHART, '--namespace', 'gozargah-system', '--values', join(CHART, 'values-production.yaml'), '--show-only', 'templates/monitoring/prometheusrule.yaml']);
   t2.equal(out.code, 0, out.stderr);
   const [rule] = parseAllDocuments(out.stdout).map((d) => d.toJS() as Obj);
   const alerts = (rule?.['spec']['groups'][0]['rules'] ?? []) as Obj[];

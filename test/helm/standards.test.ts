@@ -1,0 +1,125 @@
+// charts/gozargah against what cert-manager's and ingress-nginx's charts offer, without a cluster:
+// values-production.yaml ships in the chart and the README points at it; Chart.yaml refuses
+// Kubernetes below 1.30 and its Artifact Hub annotations list exactly the CRDs and the images;
+// serviceAccount.create/name, extraVolumes/extraVolumeMounts per component and
+// commonLabels/commonAnnotations on every object; a `helm test` Pod per bus (its script runs
+// against a real bus in metrics.test.ts); every alert has a runbook under docs/runbooks/ and the
+// absent() alerts exist (and `promtool check rules` accepts the rules); the operator's default
+// memory fits the measured 10,000 routes.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { ROOT } from '../helpers/dataplane.ts';
+import { CHART, cachedBinary, helm } from '../helpers/helm.ts';
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const run = helm();
+const RELEASE = ['gozargah', CHART, '--namespace', 'gozargah-system'];
+const PRODUCTION = join(CHART, 'values-production.yaml');
+const work = mkdtempSync(join(tmpdir(), 'gozargah-standards-'));
+
+async function template(...args: string[]): Promise<Obj[]> {
+  const out = await run(['template', ...RELEASE, ...args]);
+  if (out.code !== 0) throw new Error(`helm template ${args.join(' ')} failed:\n${out.stderr}`);
+  return parseAllDocuments(out.stdout)
+    .map((d) => d.toJS() as Obj | null)
+    .filter((d): d is Obj => d !== null);
+}
+const find = (objs: Obj[], kind: string, name: string): Obj | undefined => objs.find((o) => o['kind'] === kind && o['metadata']?.['name'] === name);
+const valuesFile = (name: string, values: Obj): string => {
+  const path = join(work, name);
+  writeFileSync(path, stringify(values));
+  return path;
+};
+const exec = (file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    execFile(file, args, { maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stdout, stderr }));
+  });
+const chart = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as Obj;
+const defaults = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Obj;
+
+t.test('values-production.yaml ships in the chart package, and the README installs with it', async (t2) => {
+  const out = await run(['package', CHART, '--destination', work]);
+  t2.equal(out.code, 0, out.stderr);
+  const tgz = join(work, `gozargah-${chart['version']}.tgz`);
+  const listing = await exec('tar', ['-tzf', tgz]);
+  t2.equal(listing.code, 0, listing.stderr);
+  t2.ok(listing.stdout.split('\n').includes('gozargah/values-production.yaml'), 'gozargah/values-production.yaml is in the package');
+  const production = parse(readFileSync(PRODUCTION, 'utf8')) as Obj;
+  t2.equal(production['operator']['replicas'], 2, 'two operator replicas');
+  t2.ok(production['buses'].length >= 2 && production['redis']['url'] && production['redis']['existingSecret'], 'buses, an external Redis with its Secret');
+  t2.ok(production['dataplane']['audit']['signingKey']['secretName'] && production['dataplane']['audit']['pseudonymKey']['secretName'], 'the audit keys');
+  for (const key of ['networkPolicy', 'serviceMonitor', 'prometheusRule', 'dashboard']) t2.equal(production[key]['enabled'], true, `${key} on`);
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const install = readme.slice(readme.indexOf('## Install on a cluster'), readme.indexOf('\n## ', readme.indexOf('## Install on a cluster') + 5));
+  t2.match(install, /helm install gozargah charts\/gozargah -n gozargah-system -f charts\/gozargah\/values-production\.yaml/, "the README's install command uses the shipped file");
+  // The schema applies to it: the same file with one misspelt key is refused (lint and template pass it as is: render.test.ts).
+  const typo = valuesFile('typo.yaml', { ...production, operator: { ...production['operator'], replica: 3 } });
+  const refused = await run(['template', ...RELEASE, '--values', typo]);
+  t2.not(refused.code, 0);
+  t2.match(refused.stderr, /at '\/operator': additional properties 'replica' not allowed/);
+});
+
+t.test('kubeVersion: Kubernetes 1.29 is refused, 1.30 and vendor builds of it are not', async (t2) => {
+  t2.equal(chart['kubeVersion'], '>=1.30.0-0');
+  const old = await run(['template', ...RELEASE, '--kube-version', '1.29.0']);
+  t2.not(old.code, 0, 'helm template --kube-version 1.29.0 fails');
+  t2.match(old.stderr, /chart requires kubeVersion: >=1\.30\.0-0 which is incompatible with Kubernetes v1\.29\.0/);
+  for (const version of ['1.30.0', 'v1.30.2-eks-1234', '1.36.3']) {
+    const out = await run(['template', ...RELEASE, '--kube-version', version]);
+    t2.equal(out.code, 0, `Kubernetes ${version} is accepted: ${out.stderr}`);
+  }
+  const preStop = find(await template('--kube-version', '1.30.0'), 'Deployment', 'gozargah-dataplane-default')?.['spec']['template']['spec']['containers'][0]['lifecycle']['preStop'];
+  t2.strictSame(Object.keys(preStop ?? {}), ['sleep'], 'the reason: the preStop sleep action (Kubernetes 1.30)');
+});
+
+t.test("Artifact Hub annotations: exactly the chart's images and the CRDs of crds/, an example of each", async (t2) => {
+  const annotations = chart['annotations'] as Record<string, string>;
+  const images = parse(annotations['artifacthub.io/images'] as string) as Obj[];
+  t2.strictSame(
+    images,
+    [
+      { name: 'gozargah', image: `${defaults['image']['repository']}:${chart['appVersion']}` },
+      { name: 'redis', image: `${defaults['redis']['image']['repository']}:${defaults['redis']['image']['tag']}` },
+    ],
+    "the image and the bundled Redis's, as the default values name them",
+  );
+  const used = new Set(
+    (await template('--set', 'redis.enabled=true'))
+      .flatMap((o) => (o['spec']?.['template']?.['spec']?.['containers'] ?? o['spec']?.['containers'] ?? []) as Obj[])
+      .map((c) => c['image'] as string),
+  );
+  t2.strictSame([...used].sort(), images.map((i) => i['image']).sort(), 'and exactly the images the rendered pods run');
+
+  const crds = readdirSync(join(ROOT, 'crds')).map((f) => parse(readFileSync(join(ROOT, 'crds', f), 'utf8')) as Obj);
+  const listed = parse(annotations['artifacthub.io/crds'] as string) as Obj[];
+  t2.strictSame(
+    listed.map((c) => ({ kind: c['kind'], version: c['version'], name: c['name'], description: c['description'] })).sort((a, b) => a.name.localeCompare(b.name)),
+    crds
+      .map((c) => ({
+        kind: c['spec']['names']['kind'],
+        version: c['spec']['versions'][0]['name'],
+        name: c['metadata']['name'],
+        description: c['spec']['versions'][0]['schema']['openAPIV3Schema']['description'],
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    'artifacthub.io/crds: every CRD of crds/, its kind, version and description',
+  );
+  t2.ok(
+    listed.every((c) => typeof c['displayName'] === 'string' && c['displayName'] !== ''),
+    'each with a display name',
+  );
+  const examples = parse(annotations['artifacthub.io/crdsExamples'] as string) as Obj[];
+  t2.strictSame(examples.map((e) => `${e['apiVersion']} ${e['kind']}`).sort(), crds.map((c) => `${c['spec']['group']}/${c['spec']['versions'][0]['name']} ${c['spec']['names']['kind']}`).sort(), 'artifacthub.io/crdsExamples: one of each kind (install.test.ts has the API server accept them)');
+  t2.equal(annotations['artifacthub.io/license'], 'Apache-2.0');
+  t2.equal((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Obj)['license'], 'Apache-2.0', "the project's license");
+  const links = parse(annotations['artifacthub.io/links'] as string) as Obj[];
+  t2.ok(
+    links.some((l) => l['name'] === 'source') && links.every((l) => /^https:\/\//.test(l['url'])),
+    'links, https',
+  );
+});
