@@ -123,3 +123,87 @@ t.test("Artifact Hub annotations: exactly the chart's images and the CRDs of crd
     'links, https',
   );
 });
+
+t.test('serviceAccount.create/name, per component: the pods run as it and the RBAC binds it', async (t2) => {
+  const subjects = (objs: Obj[], kind: string, name: string): string[] => ((find(objs, kind, name)?.['subjects'] ?? []) as Obj[]).map((s) => `${s['kind']}/${s['namespace']}/${s['name']}`);
+  const saOf = (objs: Obj[], deploy: string): string => find(objs, 'Deployment', deploy)?.['spec']['template']['spec']['serviceAccountName'];
+
+  const byDefault = await template();
+  t2.ok(find(byDefault, 'ServiceAccount', 'gozargah-operator') && find(byDefault, 'ServiceAccount', 'gozargah-dataplane'), 'both made by default');
+  t2.equal(saOf(byDefault, 'gozargah-operator'), 'gozargah-operator');
+
+  const named = await template('--set', 'operator.serviceAccount.name=bus-operator', '--set', 'dataplane.serviceAccount.name=bus-dataplane');
+  t2.ok(find(named, 'ServiceAccount', 'bus-operator') && find(named, 'ServiceAccount', 'bus-dataplane'), 'create with a name: made under that name');
+  t2.equal(saOf(named, 'gozargah-operator'), 'bus-operator');
+  t2.equal(saOf(named, 'gozargah-dataplane-default'), 'bus-dataplane');
+
+  const existing = await template('--set', 'operator.serviceAccount.create=false', '--set', 'operator.serviceAccount.name=platform-operator', '--set', 'dataplane.serviceAccount.create=false', '--set', 'dataplane.serviceAccount.name=platform-dataplane', '--set', 'buses[0].name=a', '--set', 'buses[1].name=b');
+  t2.equal(existing.filter((o) => o['kind'] === 'ServiceAccount').length, 0, 'create=false: no ServiceAccount made');
+  t2.equal(saOf(existing, 'gozargah-operator'), 'platform-operator', 'the operator runs as the named one');
+  for (const bus of ['a', 'b']) t2.equal(saOf(existing, `gozargah-dataplane-${bus}`), 'platform-dataplane', `bus ${bus} runs as the named one`);
+  t2.strictSame(subjects(existing, 'ClusterRoleBinding', 'gozargah-operator'), ['ServiceAccount/gozargah-system/platform-operator'], "the ClusterRoleBinding binds it");
+  t2.strictSame(subjects(existing, 'RoleBinding', 'gozargah-operator'), ['ServiceAccount/gozargah-system/platform-operator']);
+  t2.strictSame(subjects(existing, 'RoleBinding', 'gozargah-dataplane'), ['ServiceAccount/gozargah-system/platform-dataplane']);
+
+  for (const component of ['operator', 'dataplane']) {
+    const out = await run(['template', ...RELEASE, '--set', `${component}.serviceAccount.create=false`]);
+    t2.not(out.code, 0, `${component}: create=false without a name is refused`);
+    t2.match(out.stderr, new RegExp(`${component}.serviceAccount.create=false needs ${component}.serviceAccount.name`));
+  }
+  const typo = await run(['template', ...RELEASE, '--set', 'operator.serviceAccount.crate=false']);
+  t2.match(typo.stderr, /at '\/operator\/serviceAccount': additional properties 'crate' not allowed/, 'a typo is refused by the schema');
+});
+
+t.test('extraVolumes and extraVolumeMounts, per component, next to the chart\'s own', async (t2) => {
+  const values = valuesFile('volumes.yaml', {
+    operator: { extraVolumes: [{ name: 'ca', configMap: { name: 'corporate-ca' } }], extraVolumeMounts: [{ name: 'ca', mountPath: '/etc/ssl/corporate', readOnly: true }] },
+    dataplane: { extraVolumes: [{ name: 'agency-ca', secret: { secretName: 'agency-ca' } }], extraVolumeMounts: [{ name: 'agency-ca', mountPath: '/etc/gozargah/agency-ca', readOnly: true }] },
+    buses: [{ name: 'a' }, { name: 'b', tls: { secretName: 'b-tls' } }],
+  });
+  const objs = await template('--values', values);
+  const pod = (name: string): Obj => find(objs, 'Deployment', name)?.['spec']['template']['spec'];
+  const operator = pod('gozargah-operator');
+  t2.strictSame(operator['volumes'], [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }, { name: 'ca', configMap: { name: 'corporate-ca' } }], 'the operator: its tmp and the extra volume');
+  t2.strictSame(operator['containers'][0]['volumeMounts'], [{ name: 'tmp', mountPath: '/tmp' }, { name: 'ca', mountPath: '/etc/ssl/corporate', readOnly: true }]);
+  for (const bus of ['a', 'b']) {
+    const p = pod(`gozargah-dataplane-${bus}`);
+    t2.strictSame(p['volumes'].at(-1), { name: 'agency-ca', secret: { secretName: 'agency-ca' } }, `bus ${bus}: the extra volume`);
+    t2.strictSame(p['containers'][0]['volumeMounts'].at(-1), { name: 'agency-ca', mountPath: '/etc/gozargah/agency-ca', readOnly: true }, `bus ${bus}: the extra mount`);
+    t2.ok(
+      p['containers'][0]['volumeMounts'].some((m: Obj) => m['name'] === 'snapshot-cache'),
+      `bus ${bus}: the chart's own mounts stay`,
+    );
+    t2.notOk(
+      JSON.stringify(operator).includes('agency-ca'),
+      "the dataplane's volume is not the operator's",
+    );
+  }
+  t2.ok(
+    pod('gozargah-dataplane-b')['volumes'].some((v: Obj) => v['name'] === 'tls'),
+    "bus b keeps its TLS volume",
+  );
+  const noName = await run(['template', ...RELEASE, '--set-json', 'operator.extraVolumeMounts=[{"mountPath":"/x"}]']);
+  t2.match(noName.stderr, /at '\/operator\/extraVolumeMounts\/0': missing property 'name'/, 'a mount without a name is refused by the schema');
+});
+
+t.test('commonLabels and commonAnnotations reach every object; an object\'s own annotation wins', async (t2) => {
+  const values = valuesFile('common.yaml', {
+    ...(parse(readFileSync(PRODUCTION, 'utf8')) as Obj),
+    commonLabels: { 'example.org/team': 'service-bus' },
+    commonAnnotations: { 'example.org/owner': 'platform@example.org', 'example.org/note': 'common' },
+    operator: { serviceAccount: { annotations: { 'example.org/note': 'own' } } },
+  });
+  const objs = [...(await template('--values', values)), ...(await template('--set', 'redis.enabled=true', '--set', 'networkPolicy.enabled=true', '--set-json', 'commonAnnotations={"example.org/owner":"platform@example.org"}', '--set-json', 'commonLabels={"example.org/team":"service-bus"}'))];
+  const kinds = new Set(objs.map((o) => o['kind']));
+  for (const kind of ['CustomResourceDefinition', 'Deployment', 'Service', 'ServiceAccount', 'ClusterRole', 'RoleBinding', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule', 'ConfigMap', 'StatefulSet', 'Secret']) t2.ok(kinds.has(kind), `a ${kind} is among the objects checked`);
+  const missing = objs.filter((o) => o['metadata']['labels']?.['example.org/team'] !== 'service-bus' || o['metadata']['annotations']?.['example.org/owner'] !== 'platform@example.org').map((o) => `${o['kind']}/${o['metadata']['name']}`);
+  t2.strictSame(missing, [], `all ${objs.length} objects carry the common label and annotation`);
+  t2.equal(find(objs, 'ServiceAccount', 'gozargah-operator')?.['metadata']['annotations']['example.org/note'], 'own', "the ServiceAccount's own annotation wins");
+  t2.equal(find(objs, 'Deployment', 'gozargah-operator')?.['metadata']['annotations']['example.org/note'], 'common');
+  t2.equal(find(objs, 'CustomResourceDefinition', 'clientbindings.gozargah.io')?.['metadata']['annotations']['helm.sh/resource-policy'], 'keep', 'the CRDs stay kept');
+  t2.equal(find(objs, 'Service', 'gozargah-dataplane-public')?.['metadata']['annotations']['service.beta.kubernetes.io/load-balancer-class'], 'public', "a bus's Service keeps its own");
+  const selectors = objs.filter((o) => JSON.stringify(o['spec']?.['selector'] ?? {}).includes('example.org/team'));
+  t2.strictSame(selectors, [], 'never in a selector');
+  const notString = await run(['template', ...RELEASE, '--set-json', 'commonAnnotations={"a":1}']);
+  t2.match(notString.stderr, /at '\/commonAnnotations\/a': got number, want string/, 'a number is refused by the schema');
+});
