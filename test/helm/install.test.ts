@@ -3,8 +3,8 @@
 // chart whose CRD gained a field serves that field, and `helm uninstall` removes what the chart
 // made but leaves the CRDs and every CR. A second release with the bundled Redis: its StatefulSet,
 // Service, Secret and NetworkPolicy are accepted, and an upgrade keeps the generated password.
-// Chart.yaml's CRD examples pass the API server's validation, and the shipped
-// values-production.yaml installs.
+// Chart.yaml's CRD examples and the `helm test` Pods pass the API server's validation, and the
+// shipped values-production.yaml installs.
 // There is no kubelet (nor controllers): pods never run, objects are checked.
 import t from 'tap';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -91,7 +91,7 @@ t.test('CRs applied after install are accepted', async (t2) => {
   t2.equal(examples.length, inExamples.length, `the ${inExamples.length} objects of examples/ are stored`);
 });
 
-t.test("Chart.yaml's artifacthub.io/crdsExamples pass the API server's validation", async (t2) => {
+t.test("Chart.yaml's artifacthub.io/crdsExamples and the helm test Pods pass the API server's validation", async (t2) => {
   const chart = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as Obj;
   const crdsExamples = parse(chart['annotations']['artifacthub.io/crdsExamples'] as string) as Obj[];
   t2.equal(crdsExamples.length, 3);
@@ -99,6 +99,15 @@ t.test("Chart.yaml's artifacthub.io/crdsExamples pass the API server's validatio
   t2.equal(out.code, 0, out.stderr);
   t2.equal(out.stdout.trim().split('\n').length, 3, `each accepted: ${out.stdout}`);
   t2.match(out.stdout, /clientbinding.gozargah.io\/snapp-driver-onboarding created \(server dry run\)/);
+  // There is no kubelet to run them (metrics.test.ts runs their script against a real bus).
+  const pods = await run(['template', 'gozargah', CHART, '--namespace', NS, '--values', PRODUCTION, '--show-only', 'templates/tests/bus.yaml']);
+  t2.equal(pods.code, 0, pods.stderr);
+  // They run as the namespace's default ServiceAccount (no token mounted), which the controller
+  // manager makes in a real cluster; this control plane has none.
+  await ok(['-n', NS, 'create', 'serviceaccount', 'default']);
+  const accepted = await cluster.kubectl(['apply', '--dry-run=server', '-n', NS, '-f', '-'], pods.stdout);
+  t2.equal(accepted.code, 0, accepted.stderr);
+  t2.match(accepted.stdout, /pod\/gozargah-dataplane-internal-test created \(server dry run\)\npod\/gozargah-dataplane-public-test created \(server dry run\)/);
 });
 
 t.test('helm upgrade with changed values changes the Deployments and keeps every CR', async (t2) => {

@@ -195,15 +195,49 @@ t.test('commonLabels and commonAnnotations reach every object; an object\'s own 
   });
   const objs = [...(await template('--values', values)), ...(await template('--set', 'redis.enabled=true', '--set', 'networkPolicy.enabled=true', '--set-json', 'commonAnnotations={"example.org/owner":"platform@example.org"}', '--set-json', 'commonLabels={"example.org/team":"service-bus"}'))];
   const kinds = new Set(objs.map((o) => o['kind']));
-  for (const kind of ['CustomResourceDefinition', 'Deployment', 'Service', 'ServiceAccount', 'ClusterRole', 'RoleBinding', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule', 'ConfigMap', 'StatefulSet', 'Secret']) t2.ok(kinds.has(kind), `a ${kind} is among the objects checked`);
+  for (const kind of ['CustomResourceDefinition', 'Deployment', 'Service', 'ServiceAccount', 'ClusterRole', 'RoleBinding', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'ServiceMonitor', 'PrometheusRule', 'ConfigMap', 'StatefulSet', 'Secret', 'Pod']) t2.ok(kinds.has(kind), `a ${kind} is among the objects checked`);
   const missing = objs.filter((o) => o['metadata']['labels']?.['example.org/team'] !== 'service-bus' || o['metadata']['annotations']?.['example.org/owner'] !== 'platform@example.org').map((o) => `${o['kind']}/${o['metadata']['name']}`);
   t2.strictSame(missing, [], `all ${objs.length} objects carry the common label and annotation`);
   t2.equal(find(objs, 'ServiceAccount', 'gozargah-operator')?.['metadata']['annotations']['example.org/note'], 'own', "the ServiceAccount's own annotation wins");
   t2.equal(find(objs, 'Deployment', 'gozargah-operator')?.['metadata']['annotations']['example.org/note'], 'common');
   t2.equal(find(objs, 'CustomResourceDefinition', 'clientbindings.gozargah.io')?.['metadata']['annotations']['helm.sh/resource-policy'], 'keep', 'the CRDs stay kept');
+  t2.equal(find(objs, 'Pod', 'gozargah-dataplane-internal-test')?.['metadata']['annotations']['helm.sh/hook'], 'test', 'the test Pods stay hooks');
   t2.equal(find(objs, 'Service', 'gozargah-dataplane-public')?.['metadata']['annotations']['service.beta.kubernetes.io/load-balancer-class'], 'public', "a bus's Service keeps its own");
   const selectors = objs.filter((o) => JSON.stringify(o['spec']?.['selector'] ?? {}).includes('example.org/team'));
   t2.strictSame(selectors, [], 'never in a selector');
   const notString = await run(['template', ...RELEASE, '--set-json', 'commonAnnotations={"a":1}']);
   t2.match(notString.stderr, /at '\/commonAnnotations\/a': got number, want string/, 'a number is refused by the schema');
+});
+
+t.test('helm test: one hook Pod per bus, with the chart\'s image, asking the bus\'s own Service', async (t2) => {
+  const objs = await template('--values', PRODUCTION);
+  const pods = objs.filter((o) => o['kind'] === 'Pod');
+  t2.strictSame(pods.map((p) => p['metadata']['name']).sort(), ['gozargah-dataplane-internal-test', 'gozargah-dataplane-public-test'], 'one per bus');
+  for (const pod of pods) {
+    const bus = pod['metadata']['labels']['gozargah.io/bus'] as string;
+    t2.match(pod['metadata']['annotations'], { 'helm.sh/hook': 'test', 'helm.sh/hook-delete-policy': 'before-hook-creation' }, `${bus}: a test hook, kept for --logs until the next run`);
+    const spec = pod['spec'];
+    const c = spec['containers'][0];
+    t2.equal(c['image'], find(objs, 'Deployment', `gozargah-dataplane-${bus}`)?.['spec']['template']['spec']['containers'][0]['image'], `${bus}: the chart's own image`);
+    t2.strictSame(spec['imagePullSecrets'], [{ name: 'registry-credentials' }]);
+    t2.strictSame(c['command'].slice(0, 2), ['node', '-e']);
+    t2.equal(c['command'][2], readFileSync(join(CHART, 'files/helm-test.js'), 'utf8').replace(/^\/\/.*\n/gm, ''), `${bus}: files/helm-test.js, comments aside`);
+    const env = Object.fromEntries((c['env'] as Obj[]).map((e) => [e['name'], e['value']]));
+    const svc = find(objs, 'Service', `gozargah-dataplane-${bus}`) as Obj;
+    const port = svc['spec']['ports'][0];
+    t2.equal(env['GOZARGAH_BUS_URL'], `${port['name']}://gozargah-dataplane-${bus}.gozargah-system.svc:${port['port']}/`, `${bus}: its Service, scheme and port`);
+    t2.equal(env['NODE_TLS_REJECT_UNAUTHORIZED'], port['name'] === 'https' ? '0' : undefined, `${bus}: a private CA does not fail the check`);
+    t2.equal(spec['restartPolicy'], 'Never');
+    t2.equal(spec['automountServiceAccountToken'], false, 'no API token');
+    t2.match(c['securityContext'], { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } }, 'hardened');
+    t2.equal(spec['securityContext']['runAsNonRoot'], true);
+    t2.ok(c['resources']['requests'] && c['resources']['limits'], 'resources');
+  }
+  // The internal bus admits only client namespaces: its NetworkPolicy lets its test Pod in too.
+  const from = find(objs, 'NetworkPolicy', 'gozargah-dataplane-internal')?.['spec']['ingress'][0]['from'] as Obj[];
+  const testPod = pods.find((p) => p['metadata']['labels']['gozargah.io/bus'] === 'internal') as Obj;
+  const admitted = from.filter((peer) => peer['podSelector'] && Object.entries(peer['podSelector']['matchLabels'] as Record<string, string>).every(([k, v]) => testPod['metadata']['labels'][k] === v));
+  t2.equal(admitted.length, 1, "the internal bus's NetworkPolicy admits its test Pod");
+  t2.equal(admitted[0]?.['podSelector']['matchLabels']['app.kubernetes.io/component'], 'test', 'by the test component label, not every pod');
+  t2.equal((await template('--set', 'tests.enabled=false')).filter((o) => o['kind'] === 'Pod').length, 0, 'tests.enabled=false: none');
 });
