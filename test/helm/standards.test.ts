@@ -241,3 +241,61 @@ t.test('helm test: one hook Pod per bus, with the chart\'s image, asking the bus
   t2.equal(admitted[0]?.['podSelector']['matchLabels']['app.kubernetes.io/component'], 'test', 'by the test component label, not every pod');
   t2.equal((await template('--set', 'tests.enabled=false')).filter((o) => o['kind'] === 'Pod').length, 0, 'tests.enabled=false: none');
 });
+
+const RUNBOOKS = join(ROOT, 'docs/runbooks');
+const BASE = defaults['prometheusRule']['runbookBaseURL'] as string;
+
+async function rules(...args: string[]): Promise<Obj[]> {
+  const rule = find(await template('--values', PRODUCTION, ...args), 'PrometheusRule', 'gozargah') as Obj;
+  return rule['spec']['groups'].flatMap((g: Obj) => g['rules']) as Obj[];
+}
+
+t.test('every alert has a runbook_url whose page exists under docs/runbooks/; every page is an alert\'s', async (t2) => {
+  const alerts = await rules();
+  t2.ok(alerts.length >= 13);
+  t2.equal(BASE, 'https://github.com/gozargah/gozargah/blob/main/docs/runbooks/', 'the repository by default');
+  for (const alert of alerts) {
+    const url = alert['annotations']['runbook_url'] as string;
+    t2.equal(url, `${BASE}${alert['alert']}.md`, `${alert['alert']}: runbook_url`);
+    const page = join(RUNBOOKS, `${alert['alert']}.md`);
+    t2.ok(existsSync(page), `docs/runbooks/${alert['alert']}.md exists`);
+    if (!existsSync(page)) continue;
+    const text = readFileSync(page, 'utf8');
+    t2.match(text, new RegExp(`^# ${alert['alert']}\\n`), `${alert['alert']}: the page is about it`);
+    for (const part of ['**Meaning.**', '**Check.**', '**Act.**']) t2.ok(text.includes(part), `${alert['alert']}: ${part}`);
+  }
+  const pages = readdirSync(RUNBOOKS).filter((f) => f !== 'README.md');
+  const names = new Set(alerts.map((a) => `${a['alert']}.md`));
+  t2.strictSame(pages.filter((p) => !names.has(p)), [], 'no page without its alert');
+  const index = readFileSync(join(RUNBOOKS, 'README.md'), 'utf8');
+  for (const name of names) t2.ok(index.includes(`(${name})`), `docs/runbooks/README.md links ${name}`);
+  const mirrored = await rules('--set', 'prometheusRule.runbookBaseURL=https://wiki.example.ir/gozargah/runbooks/');
+  t2.ok(
+    mirrored.every((a) => a['annotations']['runbook_url'] === `https://wiki.example.ir/gozargah/runbooks/${a['alert']}.md`),
+    'runbookBaseURL moves them all (a mirrored copy)',
+  );
+});
+
+t.test('absent() alerts: the operator, and the dataplane of each bus', async (t2) => {
+  const alerts = await rules();
+  const operator = alerts.filter((a) => a['alert'] === 'GozargahOperatorAbsent');
+  t2.equal(operator.length, 1);
+  t2.equal(operator[0]?.['expr'], 'absent(gozargah_operator_leader{namespace="gozargah-system"})', 'a series every operator replica exports, leader or standby');
+  t2.match(operator[0], { for: '5m', labels: { severity: 'critical', team: 'service-bus' } });
+  const dataplane = alerts.filter((a) => a['alert'] === 'GozargahDataplaneAbsent');
+  t2.strictSame(
+    dataplane.map((a) => a['expr']),
+    ['internal', 'public'].map((bus) => `absent(gozargah_snapshot_generation{namespace="gozargah-system", bus="${bus}"})`),
+    'one per bus, on a series every replica exports with its bus label (metrics.test.ts)',
+  );
+  t2.ok(
+    dataplane.every((a) => a['labels']['severity'] === 'critical' && a['for'] === '5m'),
+    'critical, after absentFor',
+  );
+  const three = await rules('--set', 'buses[0].name=a', '--set', 'buses[1].name=b', '--set', 'buses[2].name=c', '--set', 'prometheusRule.absentFor=2m');
+  t2.strictSame(
+    three.filter((a) => a['alert'] === 'GozargahDataplaneAbsent').map((a) => [a['expr'], a['for']]),
+    ['a', 'b', 'c'].map((bus) => [`absent(gozargah_snapshot_generation{namespace="gozargah-system", bus="${bus}"})`, '2m']),
+    'three buses, three alerts, absentFor',
+  );
+});
