@@ -3,9 +3,9 @@
 // Kubernetes below 1.30 and its Artifact Hub annotations list exactly the CRDs and the images;
 // serviceAccount.create/name, extraVolumes/extraVolumeMounts per component and
 // commonLabels/commonAnnotations on every object; a `helm test` Pod per bus (its script runs
-// against a real bus in metrics.test.ts); every alert has a runbook under docs/runbooks/ and the
-// absent() alerts exist (and `promtool check rules` accepts the rules); the operator's default
-// memory fits the measured 10,000 routes.
+// against a real bus in metrics.test.ts); every alert has a runbook under docs/runbooks/, the
+// absent() alerts exist, and no two rules share a name and labels (promtool's duplicate-rule
+// lint).
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { ROOT } from '../helpers/dataplane.ts';
-import { CHART, cachedBinary, helm } from '../helpers/helm.ts';
+import { CHART, helm } from '../helpers/helm.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -291,6 +291,16 @@ t.test('absent() alerts: the operator, and the dataplane of each bus', async (t2
   t2.ok(
     dataplane.every((a) => a['labels']['severity'] === 'critical' && a['for'] === '5m'),
     'critical, after absentFor',
+  );
+  // `promtool check rules --lint=all` refuses two rules with one name and the same labels.
+  for (const args of [[], ['--set', 'buses[0].name=a', '--set', 'buses[1].name=b', '--set', 'buses[2].name=c']]) {
+    const keys = (await rules(...args)).map((a) => `${a['alert']} ${JSON.stringify(a['labels'])}`);
+    t2.equal(new Set(keys).size, keys.length, `no two rules with one name and the same labels (${keys.length} rules)`);
+  }
+  t2.strictSame(
+    dataplane.map((a) => a['labels']['bus']),
+    ['internal', 'public'],
+    'each GozargahDataplaneAbsent labelled with its bus',
   );
   const three = await rules('--set', 'buses[0].name=a', '--set', 'buses[1].name=b', '--set', 'buses[2].name=c', '--set', 'prometheusRule.absentFor=2m');
   t2.strictSame(
