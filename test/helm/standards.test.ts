@@ -5,7 +5,7 @@
 // commonLabels/commonAnnotations on every object; a `helm test` Pod per bus (its script runs
 // against a real bus in metrics.test.ts); every alert has a runbook under docs/runbooks/, the
 // absent() alerts exist, and no two rules share a name and labels (promtool's duplicate-rule
-// lint).
+// lint); the operator's default memory fits the measured 10,000 routes.
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -308,4 +308,24 @@ t.test('absent() alerts: the operator, and the dataplane of each bus', async (t2
     ['a', 'b', 'c'].map((bus) => [`absent(gozargah_snapshot_generation{namespace="gozargah-system", bus="${bus}"})`, '2m']),
     'three buses, three alerts, absentFor',
   );
+});
+
+/** A Kubernetes memory quantity in bytes (the forms values.yaml uses). */
+const bytes = (q: string): number => {
+  const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(q);
+  if (m === null) throw new Error(`not a memory quantity: ${q}`);
+  const unit: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+  return Number(m[1]) * (m[2] === undefined ? 1 : (unit[m[2]] ?? NaN));
+};
+
+t.test("the operator's default memory fits the measured 10,000 routes", async (t2) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const measured = /10,000 routes, where, just after settling, it was (\d+)-(\d+) MB resident/.exec(readme.replace(/\s+/g, ' '));
+  t2.ok(measured, "the README's measurement");
+  const peak = Number(measured?.[2]) * 1e6;
+  const resources = defaults['operator']['resources'];
+  t2.ok(bytes(resources['limits']['memory']) >= peak * 1.3, `the limit ${resources['limits']['memory']} leaves 30% over ${peak / 1e6} MB`);
+  t2.ok(bytes(resources['requests']['memory']) <= bytes(resources['limits']['memory']), 'the request is within the limit');
+  const values = readFileSync(join(CHART, 'values.yaml'), 'utf8');
+  t2.match(values, /10,000 \/ 10 +655-700 MB +270-316 MB/, 'the sizing table in values.yaml quotes it');
 });
