@@ -4,7 +4,8 @@
 // made but leaves the CRDs and every CR. A second release with the bundled Redis: its StatefulSet,
 // Service, Secret and NetworkPolicy are accepted, and an upgrade keeps the generated password.
 // Chart.yaml's CRD examples and the `helm test` Pods pass the API server's validation, and the
-// shipped values-production.yaml installs.
+// shipped values-production.yaml installs, its ServiceMonitors and PrometheusRule checked by the
+// Prometheus Operator's real CRDs (cached by test/cluster/build.sh).
 // There is no kubelet (nor controllers): pods never run, objects are checked.
 import t from 'tap';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { established, startCluster } from '../helpers/cluster.ts';
 import { ROOT, waitFor } from '../helpers/dataplane.ts';
-import { CHART, helm } from '../helpers/helm.ts';
+import { CHART, cachedBinary, helm } from '../helpers/helm.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -111,8 +112,9 @@ t.test("Chart.yaml's artifacthub.io/crdsExamples and the helm test Pods pass the
 });
 
 t.test('helm upgrade with changed values changes the Deployments and keeps every CR', async (t2) => {
-  // The Prometheus Operator's kinds, reduced to what the API server needs to store them.
-  await ok(['apply', '-f', '-'], monitoringCRDs());
+  // The Prometheus Operator's own CRDs (test/cluster/build.sh caches them): their schemas check
+  // the chart's ServiceMonitors and PrometheusRule.
+  await ok(['apply', '--server-side', '-f', '-'], monitoringCRDs());
   await established(cluster, ['crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
 
   const production = await run(['upgrade', 'gozargah', CHART, '--namespace', NS, '--values', PRODUCTION]);
@@ -123,6 +125,13 @@ t.test('helm upgrade with changed values changes the Deployments and keeps every
   for (const o of ['Deployment/gozargah-dataplane-internal', 'Deployment/gozargah-dataplane-public', 'HorizontalPodAutoscaler/gozargah-dataplane-public', 'ServiceMonitor/gozargah-dataplane', 'PrometheusRule/gozargah', 'ConfigMap/gozargah-dashboard', 'NetworkPolicy/gozargah-operator']) {
     t2.ok(objects.includes(o), `${o} is in the release`);
   }
+  // The CRDs are the real ones, schemas and all: a ServiceMonitor the Prometheus Operator would not take is refused.
+  const monitor = parseAllDocuments((await ok(['-n', NS, 'get', 'servicemonitor', 'gozargah-dataplane', '-o', 'yaml'])).trim())[0]?.toJS() as Obj;
+  t2.equal(monitor['spec']['endpoints'][0]['port'], 'metrics', 'the ServiceMonitor is stored');
+  const broken = { apiVersion: monitor['apiVersion'], kind: 'ServiceMonitor', metadata: { name: 'broken', namespace: NS }, spec: { ...monitor['spec'], endpoints: [{ port: 'metrics', interval: 'every 30 seconds' }] } };
+  const refused = await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], stringify(broken));
+  t2.not(refused.code, 0, 'a malformed interval is refused by the real schema');
+  t2.match(refused.stderr, /spec\.endpoints\[0\]\.interval/);
   const gone = await cluster.kubectl(['-n', NS, 'get', 'deploy', 'gozargah-dataplane-default']);
   t2.match(gone.stderr, /NotFound/, 'the bus the new values no longer list is removed');
   t2.equal(await image('gozargah-operator'), 'registry.example.ir/gozargah/gozargah:0.1.0');
@@ -247,21 +256,7 @@ function addContactField(path: string): void {
   writeFileSync(path, text.slice(0, start) + stringify(body, { lineWidth: 0 }) + text.slice(end));
 }
 
+/** The ServiceMonitor and PrometheusRule CRDs of the Prometheus Operator release pinned in test/cluster/versions.env. */
 function monitoringCRDs(): string {
-  return ['ServiceMonitor', 'PrometheusRule']
-    .map((kind) => {
-      const plural = `${kind.toLowerCase()}s`;
-      return stringify({
-        apiVersion: 'apiextensions.k8s.io/v1',
-        kind: 'CustomResourceDefinition',
-        metadata: { name: `${plural}.monitoring.coreos.com` },
-        spec: {
-          group: 'monitoring.coreos.com',
-          names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
-          scope: 'Namespaced',
-          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
-        },
-      });
-    })
-    .join('---\n');
+  return ['servicemonitors', 'prometheusrules'].map((plural) => readFileSync(cachedBinary('prometheus-operator-crds', 'PROMETHEUS_OPERATOR_VERSION', `monitoring.coreos.com_${plural}.yaml`), 'utf8')).join('\n---\n');
 }
