@@ -61,6 +61,7 @@ t.test('helm install creates every object of the chart and the CRDs', async (t2)
   t2.equal(out.code, 0, out.stderr);
   t2.match(out.stdout, /STATUS: deployed/);
   t2.match(out.stdout, /Gozargah 0\.1\.0 is installed as release "gozargah" in namespace "gozargah-system"/, 'NOTES.txt');
+  t2.match(out.stdout, /helm test gozargah -n gozargah-system --logs/, 'NOTES.txt names helm test');
   const { text, objects } = await manifest();
   installed = objects;
   for (const kind of ['CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'Service', 'PodDisruptionBudget']) {
