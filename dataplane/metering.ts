@@ -1,6 +1,7 @@
 // Metering: Prometheus metrics through OpenTelemetry, and one audit record per transaction
-// (audit-log.ts). Histograms are by route only: per client per route would not scale to 5,000
-// bindings.
+// (audit-log.ts). Histograms are by route only (the agency's time by route and provider): per
+// client per route would not scale to 5,000 bindings. Every series carries the replica's bus (a
+// constant label from the resource), so a Prometheus scraping several buses tells them apart.
 import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
@@ -37,6 +38,8 @@ export interface Transaction {
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** The bus's own time on a forwarded request is mostly well under a millisecond. */
+const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 export interface MeteringOptions {
   bus: string;
@@ -80,6 +83,7 @@ export class Metering {
   #rejections = new Tally();
   #duration: Histogram;
   #upstreamDuration: Histogram;
+  #overhead: Histogram;
   #reloads: Counter;
   #audit: AuditLog;
   #accounting: Accounting | null;
@@ -87,13 +91,16 @@ export class Metering {
   #auditServe: boolean;
   /** attribute objects reused per route: OTel hashes them either way, we avoid the garbage */
   #routeAttrs = new Map<string, Attributes>();
+  /** route and provider, per route (a route has one provider; a new snapshot may change it) */
+  #upstreamAttrs = new Map<string, Attributes>();
   served = 0;
 
   constructor(options: MeteringOptions) {
-    this.#exporter = new PrometheusExporter({ preventServerStart: true });
+    // The resource's bus becomes a label of every series (withResourceConstantLabels).
+    this.#exporter = new PrometheusExporter({ preventServerStart: true, withResourceConstantLabels: /^bus$/ });
     this.#provider = new MeterProvider({
       readers: [this.#exporter],
-      resource: resourceFromAttributes({ 'service.name': 'gozargah-dataplane', 'gozargah.bus': options.bus }),
+      resource: resourceFromAttributes({ 'service.name': 'gozargah-dataplane', bus: options.bus }),
     });
     const meter = this.#provider.getMeter('gozargah-dataplane');
     const requests = meter.createObservableCounter('gozargah_requests', { description: 'Requests by provider, route, client and outcome code' });
@@ -104,9 +111,14 @@ export class Metering {
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
     });
     this.#upstreamDuration = meter.createHistogram('gozargah_upstream_duration_seconds', {
-      description: 'Time the agency took to answer, by route',
+      description: 'Time the agency took to answer, by route and provider',
       unit: 's',
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
+    });
+    this.#overhead = meter.createHistogram('gozargah_bus_overhead_seconds', {
+      description: "The bus's own time on requests that reached the agency (time to response minus the agency's time), by route",
+      unit: 's',
+      advice: { explicitBucketBoundaries: OVERHEAD_BUCKETS },
     });
     this.#reloads = meter.createCounter('gozargah_snapshot_reloads', { description: 'Snapshot loads by result (loaded, rejected)' });
     const generation = meter.createObservableGauge('gozargah_snapshot_generation', { description: 'Generation of the snapshot in force' });
@@ -123,7 +135,7 @@ export class Metering {
     meter.addBatchObservableCallback(
       (result) => {
         const g = options.gauges();
-        result.observe(generation, g.generation, { bus: options.bus });
+        result.observe(generation, g.generation);
         for (const [provider, open] of g.openBreakers) result.observe(breakers, open, { provider });
         for (const q of g.quotas) result.observe(quotas, q.ratio, { binding: q.binding, client: q.client });
         this.#requests.observe((count, attrs) => result.observe(requests, count, attrs));
@@ -154,7 +166,12 @@ export class Metering {
     let routeAttrs = this.#routeAttrs.get(t.route);
     if (routeAttrs === undefined) this.#routeAttrs.set(t.route, (routeAttrs = { route: t.route }));
     this.#duration.record(t.durationMs / 1000, routeAttrs);
-    if (t.upstreamMs >= 0) this.#upstreamDuration.record(t.upstreamMs / 1000, routeAttrs);
+    if (t.upstreamMs >= 0) {
+      let upstreamAttrs = this.#upstreamAttrs.get(t.route);
+      if (upstreamAttrs?.['provider'] !== t.provider) this.#upstreamAttrs.set(t.route, (upstreamAttrs = { route: t.route, provider: t.provider }));
+      this.#upstreamDuration.record(t.upstreamMs / 1000, upstreamAttrs);
+      this.#overhead.record(Math.max(0, t.durationMs - t.upstreamMs) / 1000, routeAttrs);
+    }
     if (t.code !== 'ok' && t.code !== 'upstream_error') this.#rejections.add(t.code, t, reasonAttrs);
     this.#accounting?.count(t);
     this.#audit.write(t);

@@ -19,8 +19,8 @@ interface CRD {
 }
 
 /**
- * The chart's copy: the same CRD as a template, behind crds.enabled, with the chart's labels and,
- * with crds.keep, helm.sh/resource-policy: keep (templates rather than Helm's crds/ folder, which
+ * The chart's copy: the same CRD as a template, behind crds.enabled, with the chart's labels and
+ * commonAnnotations and, with crds.keep, helm.sh/resource-policy: keep (templates rather than Helm's crds/ folder, which
  * installs CRDs but never upgrades them).
  */
 function chartTemplate(crd: CRD): string {
@@ -44,9 +44,12 @@ function chartTemplate(crd: CRD): string {
     '  labels:\n' +
     '    {{- include "gozargah.labels" . | nindent 4 }}\n' +
     indent(labels, ['app.kubernetes.io/part-of']) +
-    (Object.keys(annotations).length === 0
-      ? '  {{- if .Values.crds.keep }}\n  annotations:\n    helm.sh/resource-policy: keep\n  {{- end }}\n'
-      : '  annotations:\n    {{- if .Values.crds.keep }}\n    helm.sh/resource-policy: keep\n    {{- end }}\n' + indent(annotations, [])) +
+    // The CRD's own annotations, keep with crds.keep, and the chart's commonAnnotations.
+    `  {{- $annotations := dict${Object.entries(annotations)
+      .map(([k, v]) => ` ${JSON.stringify(k)} ${JSON.stringify(v)}`)
+      .join('')} }}\n` +
+    '  {{- if .Values.crds.keep }}{{ $_ := set $annotations "helm.sh/resource-policy" "keep" }}{{ end }}\n' +
+    '  {{- with include "gozargah.annotations" (list . $annotations) }}\n  {{- . | nindent 2 }}\n  {{- end }}\n' +
     spec.join('') +
     '{{- end }}\n'
   );

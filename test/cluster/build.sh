@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds and caches the binaries of the local control plane from the Go module proxy:
 #   kube-apiserver, kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3), helm (helm.sh/helm/v3),
-#   registry (github.com/distribution/distribution/v3: a local OCI registry for the image test)
+#   registry (github.com/distribution/distribution/v3: a local OCI registry for the image test),
+#   helm4 (helm.sh/helm/v4: the chart is tested with Helm 4 as well),
+#   monitoring-crds (the Prometheus Operator's ServiceMonitor and PrometheusRule CRDs: files, not built)
 # at the versions pinned in versions.env, into ${GOZARGAH_CACHE:-$HOME/.cache/gozargah}/bin/<component>-<version>/.
 # A binary already in the cache is not rebuilt, so a second run takes seconds.
 #
-# usage: test/cluster/build.sh [--force] [--regen] [kube|etcd|helm|registry ...]
+# usage: test/cluster/build.sh [--force] [--regen] [kube|etcd|helm|helm4|registry|monitoring-crds ...]
 #   --force   rebuild even if the cache has the binaries
 #   --regen   regenerate go.mod/go.sum under test/cluster/tools/<module>/ (go mod tidy), then rebuild
-#   kube|etcd|helm|registry   build only these (default: all four; kube = kube-apiserver + kubectl)
+#   kube|etcd|...   build only these (default: all; kube = kube-apiserver + kubectl)
 # env: GOZARGAH_CACHE (cache root), GO (go binary), the usual GOPROXY/GOMODCACHE/GOCACHE.
 set -euo pipefail
 
@@ -21,12 +23,12 @@ for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
     --regen) regen=1 force=1 ;;
-    kube | etcd | helm | registry) targets+=("$arg") ;;
+    kube | etcd | helm | helm4 | registry | monitoring-crds) targets+=("$arg") ;;
     -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$arg' (see --help)" ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(kube etcd helm registry)
+[ ${#targets[@]} -gt 0 ] || targets=(kube etcd helm helm4 registry monitoring-crds)
 
 # ---- Go toolchain -----------------------------------------------------------------------------
 find_go() {
@@ -291,22 +293,62 @@ build_helm() {
   "$HELM_BIN" version >&2
 }
 
-# ---- registry -----------------------------------------------------------------------------------
-build_registry() {
-  local V=$REGISTRY_VERSION dir="$GZ_TOOLS/registry" out
-  if [ "$force" = 0 ] && gz_cached "$REGISTRY_BIN"; then
-    log "registry $V: cached ($(dirname "$REGISTRY_BIN"))"
+# build_command NAME BIN MODULE VERSION PACKAGE LDFLAGS VERSION_ARGS...: builds the single command
+# PACKAGE of MODULE (command_module writes tools/NAME/) into BIN, unless cached, then runs
+# BIN VERSION_ARGS to show what was built.
+build_command() {
+  local name=$1 bin=$2 module=$3 V=$4 package=$5 ld=$6 out
+  shift 6
+  if [ "$force" = 0 ] && gz_cached "$bin"; then
+    log "$name $V: cached ($(dirname "$bin"))"
     return
   fi
-  log "registry $V: building"
-  command_module registry github.com/distribution/distribution/v3 "$V" github.com/distribution/distribution/v3/cmd/registry
-  out=$(mktemp -d "$GZ_BIN/.tmp-registry.XXXXXX")
+  log "$name $V: building"
+  command_module "$name" "$module" "$V" "$package"
+  out=$(mktemp -d "$GZ_BIN/.tmp-$name.XXXXXX")
   GZ_TMP_OUT=$out
-  # The -X flag of its Makefile: `registry --version` prints the release.
-  go_build "$dir" registry "$out" "" "-s -w -X github.com/distribution/distribution/v3/version.version=$V" github.com/distribution/distribution/v3/cmd/registry
-  install_bin "$out/registry" "$REGISTRY_BIN" "module=github.com/distribution/distribution/v3@$V"
+  go_build "$GZ_TOOLS/$name" "$name" "$out" "" "$ld" "$package"
+  install_bin "$out/$(basename "$package")" "$bin" "module=$module@$V"
   rm -rf "$out"
-  "$REGISTRY_BIN" --version >&2
+  "$bin" "$@" >&2
+}
+
+# ---- registry -----------------------------------------------------------------------------------
+# The -X flag of its Makefile: `registry --version` prints the release.
+build_registry() {
+  build_command registry "$REGISTRY_BIN" github.com/distribution/distribution/v3 "$REGISTRY_VERSION" github.com/distribution/distribution/v3/cmd/registry \
+    "-s -w -X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION" --version
+}
+
+# ---- helm 4 -------------------------------------------------------------------------------------
+# The -X flags of its Makefile (Helm 4 reads the Kubernetes version it assumes from client-go).
+build_helm4() {
+  build_command helm4 "$HELM4_BIN" helm.sh/helm/v4 "$HELM4_VERSION" helm.sh/helm/v4/cmd/helm \
+    "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" version
+}
+
+# ---- the Prometheus Operator's CRDs ------------------------------------------------------------
+# Copied from the module's example/prometheus-operator-crd/ (the files its releases ship as
+# bundle.yaml); only the two kinds the chart makes.
+build_monitoring_crds() {
+  local V=$PROMETHEUS_OPERATOR_VERSION dir=$MONITORING_CRDS_DIR info src f
+  if [ "$force" = 0 ] && [ -f "$dir/.built" ]; then
+    log "prometheus-operator CRDs $V: cached ($dir)"
+    return
+  fi
+  log "prometheus-operator CRDs $V: downloading the module"
+  info=$(cd / && "$GO" mod download -json "github.com/prometheus-operator/prometheus-operator@$V") ||
+    die "cannot download github.com/prometheus-operator/prometheus-operator@$V from the module proxy ($("$GO" env GOPROXY))"
+  src=$(printf '%s\n' "$info" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')/example/prometheus-operator-crd
+  mkdir -p "$dir"
+  rm -f "$dir/.built"
+  for f in monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_prometheusrules.yaml; do
+    [ -f "$src/$f" ] || die "$src/$f is missing from the module"
+    cp "$src/$f" "$dir/$f.tmp.$$"
+    mv -f "$dir/$f.tmp.$$" "$dir/$f"
+  done
+  printf 'built=%s\nmodule=github.com/prometheus-operator/prometheus-operator@%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$V" >"$dir/.built"
+  log "  cached $dir"
 }
 
 # ---- main ---------------------------------------------------------------------------------------
@@ -318,11 +360,13 @@ for t in "${targets[@]}"; do
     etcd) { [ "$force" = 1 ] || ! gz_cached "$ETCD_BIN"; } && need_go=1 ;;
     helm) { [ "$force" = 1 ] || ! gz_cached "$HELM_BIN"; } && need_go=1 ;;
     registry) { [ "$force" = 1 ] || ! gz_cached "$REGISTRY_BIN"; } && need_go=1 ;;
+    helm4) { [ "$force" = 1 ] || ! gz_cached "$HELM4_BIN"; } && need_go=1 ;;
+    monitoring-crds) { [ "$force" = 1 ] || [ ! -f "$MONITORING_CRDS_DIR/.built" ]; } && need_go=1 ;;
   esac
 done
 [ "$need_go" = 1 ] && find_go
-log "cache: $GZ_BIN (kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION, helm $HELM_VERSION, registry $REGISTRY_VERSION)"
+log "cache: $GZ_BIN (kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION, helm $HELM_VERSION and $HELM4_VERSION, registry $REGISTRY_VERSION, prometheus-operator CRDs $PROMETHEUS_OPERATOR_VERSION)"
 for t in "${targets[@]}"; do
-  "build_$t"
+  "build_${t//-/_}"
 done
 log "all done in $(gz_dur $((SECONDS - started)))"

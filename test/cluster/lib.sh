@@ -1,7 +1,8 @@
 # shellcheck shell=bash disable=SC2034  # variables are used by the scripts that source this file
 # Shared helpers for test/cluster/*.sh. Sourced, not executed.
 # Defines: GZ_CLUSTER_HOME, GZ_CACHE, GZ_BIN, the pinned versions (versions.env) and the paths of the
-# cached binaries (KUBE_APISERVER_BIN, KUBECTL_BIN, ETCD_BIN, HELM_BIN), plus log/die helpers.
+# cached binaries (KUBE_APISERVER_BIN, KUBECTL_BIN, ETCD_BIN, HELM_BIN, HELM4_BIN, REGISTRY_BIN) and of the
+# cached Prometheus Operator CRDs (MONITORING_CRDS_DIR), plus log/die helpers.
 
 GZ_CLUSTER_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GZ_TOOLS="$GZ_CLUSTER_HOME/tools"
@@ -20,7 +21,10 @@ KUBE_APISERVER_BIN="$GZ_BIN/kube-apiserver-$KUBERNETES_VERSION/kube-apiserver"
 KUBECTL_BIN="$GZ_BIN/kubectl-$KUBERNETES_VERSION/kubectl"
 ETCD_BIN="$GZ_BIN/etcd-$ETCD_VERSION/etcd"
 HELM_BIN="$GZ_BIN/helm-$HELM_VERSION/helm"
+HELM4_BIN="$GZ_BIN/helm-$HELM4_VERSION/helm"
 REGISTRY_BIN="$GZ_BIN/registry-$REGISTRY_VERSION/registry"
+# Not a binary: the directory of the Prometheus Operator's CRD files (its .built stamp as for binaries).
+MONITORING_CRDS_DIR="$GZ_BIN/prometheus-operator-crds-$PROMETHEUS_OPERATOR_VERSION"
 
 # Default cluster directory (up.sh, down.sh, env.sh); GOZARGAH_CLUSTER_DIR overrides it.
 GZ_DEFAULT_CLUSTER_DIR="${TMPDIR:-/tmp}/gozargah-cluster"

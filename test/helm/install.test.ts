@@ -3,6 +3,9 @@
 // chart whose CRD gained a field serves that field, and `helm uninstall` removes what the chart
 // made but leaves the CRDs and every CR. A second release with the bundled Redis: its StatefulSet,
 // Service, Secret and NetworkPolicy are accepted, and an upgrade keeps the generated password.
+// Chart.yaml's CRD examples and the `helm test` Pods pass the API server's validation, and the
+// shipped values-production.yaml installs, its ServiceMonitors and PrometheusRule checked by the
+// Prometheus Operator's real CRDs (cached by test/cluster/build.sh).
 // There is no kubelet (nor controllers): pods never run, objects are checked.
 import t from 'tap';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,13 +14,13 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { established, startCluster } from '../helpers/cluster.ts';
 import { ROOT, waitFor } from '../helpers/dataplane.ts';
-import { CHART, helm } from '../helpers/helm.ts';
+import { CHART, cachedBinary, helm } from '../helpers/helm.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const NS = 'gozargah-system';
 const CRDS = ['serviceproviders.gozargah.io', 'inquiryroutes.gozargah.io', 'clientbindings.gozargah.io'];
-const PRODUCTION = join(import.meta.dirname, 'fixtures/production.yaml');
+const PRODUCTION = join(CHART, 'values-production.yaml');
 const work = mkdtempSync(join(tmpdir(), 'gozargah-helm-it-'));
 
 const cluster = await startCluster();
@@ -58,6 +61,7 @@ t.test('helm install creates every object of the chart and the CRDs', async (t2)
   t2.equal(out.code, 0, out.stderr);
   t2.match(out.stdout, /STATUS: deployed/);
   t2.match(out.stdout, /Gozargah 0\.1\.0 is installed as release "gozargah" in namespace "gozargah-system"/, 'NOTES.txt');
+  t2.match(out.stdout, /helm test gozargah -n gozargah-system --logs/, 'NOTES.txt names helm test');
   const { text, objects } = await manifest();
   installed = objects;
   for (const kind of ['CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'Service', 'PodDisruptionBudget']) {
@@ -89,9 +93,29 @@ t.test('CRs applied after install are accepted', async (t2) => {
   t2.equal(examples.length, inExamples.length, `the ${inExamples.length} objects of examples/ are stored`);
 });
 
+t.test("Chart.yaml's artifacthub.io/crdsExamples and the helm test Pods pass the API server's validation", async (t2) => {
+  const chart = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as Obj;
+  const crdsExamples = parse(chart['annotations']['artifacthub.io/crdsExamples'] as string) as Obj[];
+  t2.equal(crdsExamples.length, 3);
+  const out = await cluster.kubectl(['apply', '--dry-run=server', '-n', 'default', '-f', '-'], crdsExamples.map((o) => stringify(o)).join('---\n'));
+  t2.equal(out.code, 0, out.stderr);
+  t2.equal(out.stdout.trim().split('\n').length, 3, `each accepted: ${out.stdout}`);
+  t2.match(out.stdout, /clientbinding.gozargah.io\/snapp-driver-onboarding created \(server dry run\)/);
+  // There is no kubelet to run them (metrics.test.ts runs their script against a real bus).
+  const pods = await run(['template', 'gozargah', CHART, '--namespace', NS, '--values', PRODUCTION, '--show-only', 'templates/tests/bus.yaml']);
+  t2.equal(pods.code, 0, pods.stderr);
+  // They run as the namespace's default ServiceAccount (no token mounted), which the controller
+  // manager makes in a real cluster; this control plane has none.
+  await ok(['-n', NS, 'create', 'serviceaccount', 'default']);
+  const accepted = await cluster.kubectl(['apply', '--dry-run=server', '-n', NS, '-f', '-'], pods.stdout);
+  t2.equal(accepted.code, 0, accepted.stderr);
+  t2.match(accepted.stdout, /pod\/gozargah-dataplane-internal-test created \(server dry run\)\npod\/gozargah-dataplane-public-test created \(server dry run\)/);
+});
+
 t.test('helm upgrade with changed values changes the Deployments and keeps every CR', async (t2) => {
-  // The Prometheus Operator's kinds, reduced to what the API server needs to store them.
-  await ok(['apply', '-f', '-'], monitoringCRDs());
+  // The Prometheus Operator's own CRDs (test/cluster/build.sh caches them): their schemas check
+  // the chart's ServiceMonitors and PrometheusRule.
+  await ok(['apply', '--server-side', '-f', '-'], monitoringCRDs());
   await established(cluster, ['crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
 
   const production = await run(['upgrade', 'gozargah', CHART, '--namespace', NS, '--values', PRODUCTION]);
@@ -102,6 +126,13 @@ t.test('helm upgrade with changed values changes the Deployments and keeps every
   for (const o of ['Deployment/gozargah-dataplane-internal', 'Deployment/gozargah-dataplane-public', 'HorizontalPodAutoscaler/gozargah-dataplane-public', 'ServiceMonitor/gozargah-dataplane', 'PrometheusRule/gozargah', 'ConfigMap/gozargah-dashboard', 'NetworkPolicy/gozargah-operator']) {
     t2.ok(objects.includes(o), `${o} is in the release`);
   }
+  // The CRDs are the real ones, schemas and all: a ServiceMonitor the Prometheus Operator would not take is refused.
+  const monitor = parseAllDocuments((await ok(['-n', NS, 'get', 'servicemonitor', 'gozargah-dataplane', '-o', 'yaml'])).trim())[0]?.toJS() as Obj;
+  t2.equal(monitor['spec']['endpoints'][0]['port'], 'metrics', 'the ServiceMonitor is stored');
+  const broken = { apiVersion: monitor['apiVersion'], kind: 'ServiceMonitor', metadata: { name: 'broken', namespace: NS }, spec: { ...monitor['spec'], endpoints: [{ port: 'metrics', interval: 'every 30 seconds' }] } };
+  const refused = await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], stringify(broken));
+  t2.not(refused.code, 0, 'a malformed interval is refused by the real schema');
+  t2.match(refused.stderr, /spec\.endpoints\[0\]\.interval/);
   const gone = await cluster.kubectl(['-n', NS, 'get', 'deploy', 'gozargah-dataplane-default']);
   t2.match(gone.stderr, /NotFound/, 'the bus the new values no longer list is removed');
   t2.equal(await image('gozargah-operator'), 'registry.example.ir/gozargah/gozargah:0.1.0');
@@ -226,21 +257,7 @@ function addContactField(path: string): void {
   writeFileSync(path, text.slice(0, start) + stringify(body, { lineWidth: 0 }) + text.slice(end));
 }
 
+/** The ServiceMonitor and PrometheusRule CRDs of the Prometheus Operator release pinned in test/cluster/versions.env. */
 function monitoringCRDs(): string {
-  return ['ServiceMonitor', 'PrometheusRule']
-    .map((kind) => {
-      const plural = `${kind.toLowerCase()}s`;
-      return stringify({
-        apiVersion: 'apiextensions.k8s.io/v1',
-        kind: 'CustomResourceDefinition',
-        metadata: { name: `${plural}.monitoring.coreos.com` },
-        spec: {
-          group: 'monitoring.coreos.com',
-          names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
-          scope: 'Namespaced',
-          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
-        },
-      });
-    })
-    .join('---\n');
+  return ['servicemonitors', 'prometheusrules'].map((plural) => readFileSync(cachedBinary('prometheus-operator-crds', 'PROMETHEUS_OPERATOR_VERSION', `monitoring.coreos.com_${plural}.yaml`), 'utf8')).join('\n---\n');
 }

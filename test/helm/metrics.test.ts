@@ -1,8 +1,10 @@
 // The dashboard and the alerts query what the dataplane really exports: a real dataplane, counting
 // in a real Redis as the production values have it, serves a few requests (forwarded, refused, over
 // quota), and every metric named by a dashboard panel or a PrometheusRule expression appears in its
-// /metrics, with every label the query groups or filters by.
+// /metrics, with every label the query groups or filters by; every series carries the bus. The
+// `helm test` Pod's script passes against this real bus and fails against anything else.
 import t, { type Test } from 'tap';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -75,6 +77,51 @@ t.test('the exposition has the series the queries need', async (t2) => {
   t2.match(exposition, /^gozargah_quota_used_ratio\{binding="clients\/client",client="client-a"[^}]*\} 1$/m, 'the quota used: 2 of 2');
 });
 
+t.test('every series carries its bus; the agency latency carries the provider; the overhead counts forwarded requests only', async (t2) => {
+  const samples = exposition.split('\n').filter((l) => /^[a-zA-Z_]/.test(l));
+  t2.ok(samples.length > 50, `${samples.length} samples`);
+  const withoutBus = samples.filter((l) => !/[{,]bus="default"[,}]/.test(l));
+  t2.strictSame(withoutBus, [], 'every sample has bus="default" (the dataplane\'s --bus)');
+  t2.strictSame(
+    samples.filter((l) => (l.match(/[{,]bus="/g) ?? []).length !== 1),
+    [],
+    'and only once',
+  );
+  for (const line of samples.filter((l) => l.startsWith('gozargah_upstream_duration_seconds'))) {
+    t2.match(line, /[{,]provider="gov\/agency"[,}]/, `${line.split(' ')[0]}: provider`);
+  }
+  const value = (name: string): number => Number(/ (\S+)$/.exec(samples.find((l) => l.startsWith(`${name}{`)) ?? '')?.[1]);
+  // 2 forwarded to the agency, 2 refused by the bus (quota, credentials) without reaching it.
+  t2.equal(value('gozargah_request_duration_seconds_count'), 4, 'every request in the time through the bus');
+  t2.equal(value('gozargah_upstream_duration_seconds_count'), 2, 'the agency timed twice');
+  t2.equal(value('gozargah_bus_overhead_seconds_count'), 2, "the bus's overhead: the same two requests");
+  t2.ok(value('gozargah_bus_overhead_seconds_sum') >= 0, 'never below zero');
+  t2.ok(value('gozargah_bus_overhead_seconds_sum') <= value('gozargah_request_duration_seconds_sum'), 'within the time through the bus');
+});
+
+t.test("the helm test script passes against the bus's Service, and fails against anything else", async (t2) => {
+  const out = await helm()(['template', 'gozargah', CHART, '--namespace', 'gozargah-system', '--show-only', 'templates/tests/bus.yaml']);
+  t2.equal(out.code, 0, out.stderr);
+  const [pod] = parseAllDocuments(out.stdout).map((d) => d.toJS() as Obj);
+  const [command, flag, script] = pod?.['spec']['containers'][0]['command'] as [string, string, string];
+  t2.strictSame([command, flag], ['node', '-e']);
+  const run = (url: string): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, ['-e', script], { env: { GOZARGAH_BUS: 'default', GOZARGAH_BUS_URL: url }, timeout: 20_000 }, (err, stdout, stderr) =>
+        resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stdout, stderr }),
+      );
+    });
+  const ok = await run(`${dp.url}/`);
+  t2.equal(ok.code, 0, `passes against a real bus: ${ok.stdout}${ok.stderr}`);
+  t2.match(ok.stdout, /401, x-gozargah-error: credentials_missing, content-type: application\/problem\+json/);
+  const agencyAnswer = await run(`${agency.url}/`);
+  t2.equal(agencyAnswer.code, 1, 'fails against a server that is not the bus (the agency)');
+  t2.match(agencyAnswer.stderr, /did not answer with its 401 credentials_missing problem/);
+  const nobody = await run('http://127.0.0.1:9/');
+  t2.equal(nobody.code, 1, 'fails when nothing answers');
+  t2.match(nobody.stderr, /failed: /);
+});
+
 t.test('every dashboard panel queries metrics the dataplane exports', async (t2) => {
   const dashboard = JSON.parse(readFileSync(join(CHART, 'files/dashboard.json'), 'utf8')) as Obj;
   const panels = dashboard['panels'] as Obj[];
@@ -92,7 +139,7 @@ t.test('every dashboard panel queries metrics the dataplane exports', async (t2)
 });
 
 t.test('every alert queries metrics that exist', async (t2) => {
-  const out = await helm()(['template', 'gozargah', CHART, '--namespace', 'gozargah-system', '--values', join(import.meta.dirname, 'fixtures/production.yaml'), '--show-only', 'templates/monitoring/prometheusrule.yaml']);
+  const out = await helm()(['template', 'gozargah', CHART, '--namespace', 'gozargah-system', '--values', join(CHART, 'values-production.yaml'), '--show-only', 'templates/monitoring/prometheusrule.yaml']);
   t2.equal(out.code, 0, out.stderr);
   const [rule] = parseAllDocuments(out.stdout).map((d) => d.toJS() as Obj);
   const alerts = (rule?.['spec']['groups'][0]['rules'] ?? []) as Obj[];

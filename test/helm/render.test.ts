@@ -17,7 +17,7 @@ import { parseOperatorArgs } from '../../operator/args.ts';
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
-const PRODUCTION = join(import.meta.dirname, 'fixtures/production.yaml');
+const PRODUCTION = join(CHART, 'values-production.yaml');
 const BUNDLED_REDIS = join(import.meta.dirname, 'fixtures/bundled-redis.yaml');
 const GOLDEN = join(import.meta.dirname, 'golden');
 const run = helm();

@@ -14,6 +14,11 @@ export function helmPath(): string {
   return cachedBinary('helm', 'HELM_VERSION', 'helm');
 }
 
+/** Helm 4, which build.sh caches next to Helm 3 (HELM4_VERSION). */
+export function helm4Path(): string {
+  return cachedBinary('helm', 'HELM4_VERSION', 'helm');
+}
+
 /** A binary test/cluster/build.sh cached: bin/<component>-<version>/<binary>, the version from versions.env's KEY. */
 export function cachedBinary(component: string, key: string, binary: string): string {
   const versions = readFileSync(join(ROOT, 'test/cluster/versions.env'), 'utf8');
@@ -31,9 +36,8 @@ export interface HelmResult {
   stderr: string;
 }
 
-/** Returns a helm runner; with a kubeconfig, commands talk to that cluster. Resolves even when helm fails. */
-export function helm(kubeconfig?: string): (args: string[]) => Promise<HelmResult> {
-  const bin = helmPath();
+/** Returns a helm runner (Helm 3 unless another binary is given); with a kubeconfig, commands talk to that cluster. Resolves even when helm fails. */
+export function helm(kubeconfig?: string, bin = helmPath()): (args: string[]) => Promise<HelmResult> {
   const home = mkdtempSync(join(tmpdir(), 'gozargah-helm-'));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,

@@ -151,3 +151,32 @@ podAntiAffinity:
     {{- end }}
   {{- end }}
 {{- end -}}
+
+{{/*
+The annotations block of an object's metadata: commonAnnotations under the object's own (which
+win); takes (list $ ownAnnotations), ownAnnotations may be empty. Empty when there are none.
+*/}}
+{{- define "gozargah.annotations" -}}
+{{- $all := merge (deepCopy (index . 1 | default dict)) (index . 0).Values.commonAnnotations -}}
+{{- with $all -}}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The ServiceAccount a component's pods run as; takes (list $ component). With serviceAccount.create
+the chart makes it (named serviceAccount.name, default <fullname>-<component>); without, it must
+exist and be named, and the chart's RBAC binds it.
+*/}}
+{{- define "gozargah.serviceAccountName" -}}
+{{- $ := index . 0 -}}{{- $component := index . 1 -}}
+{{- $sa := (index $.Values $component).serviceAccount -}}
+{{- if $sa.create -}}
+{{- default (printf "%s-%s" (include "gozargah.fullname" $) $component | trunc 63 | trimSuffix "-") $sa.name -}}
+{{- else if $sa.name -}}
+{{- $sa.name -}}
+{{- else -}}
+{{- fail (printf "%s.serviceAccount.create=false needs %s.serviceAccount.name: the ServiceAccount the %s pods run as (and the chart's RBAC binds); the namespace's default one is never used" $component $component $component) -}}
+{{- end -}}
+{{- end -}}
