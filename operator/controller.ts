@@ -50,6 +50,8 @@ export interface ControllerOptions {
 
 /** Status writes in flight at once: enough to finish 10,000 quickly, few enough not to flood the API server. */
 const STATUS_CONCURRENCY = 8;
+/** A bus gets at most one new snapshot per this interval, however fast its objects change. */
+const MIN_PUBLISH_INTERVAL_MS = 1000;
 /** What a wave of status writes gets before a change may end it (see #writeStatuses). */
 const WAVE_MIN_WRITES = 200;
 const WAVE_MIN_MS = 1000;
@@ -83,6 +85,8 @@ export class Controller {
   /** which snapshot each dataplane replica serves (operator/served-reports.ts) */
   #served = new ServedReports<V1Lease>();
   #queue: PassQueue;
+  /** per bus, when this process last published it (monotonic ms) */
+  #publishedAt = new Map<string, number>();
   /** the snapshots (bus/hash) fresh reports said were served when the last reconcile counted them */
   #countedReports: string | null = null;
   /** when the first fresh report expires, if it is not renewed */
@@ -267,16 +271,19 @@ export class Controller {
     }
 
     let ok = true;
+    let deferMs = 0;
     for (const [bus, snapshot] of Object.entries(output.snapshots)) {
       if (this.#stopped) break;
       try {
-        await this.#publish(published, bus, snapshot);
+        deferMs = Math.max(deferMs, await this.#publish(published, bus, snapshot));
       } catch (err) {
         ok = false;
         this.#o.metrics.publishFailed(bus);
         this.#o.log({ level: 'error', msg: 'publishing the snapshot failed; retrying', bus, error: describeError(err) });
       }
     }
+    // A bus published less than MIN_PUBLISH_INTERVAL_MS ago gets this change with the next pass.
+    if (deferMs > 0) this.request(deferMs);
     if (!(await this.#writeStatuses(output.statuses))) ok = false;
     this.#o.metrics.reconciled((performance.now() - started) / 1000, output.statuses);
     this.lastReconcile = { at: now.toISOString(), ok };
@@ -380,15 +387,25 @@ export class Controller {
     this.#recheckTimer.unref();
   }
 
-  async #publish(published: Map<string, { generation: number; hash: string }>, bus: string, snapshot: Snapshot): Promise<void> {
+  /**
+   * Publishes a bus's snapshot when its hash changed, at most once per MIN_PUBLISH_INTERVAL_MS:
+   * a burst of applies (a GitOps sync, a script) costs each dataplane one new snapshot a second,
+   * not one per object. Returns 0, or how long until the bus may be published again.
+   */
+  async #publish(published: Map<string, { generation: number; hash: string }>, bus: string, snapshot: Snapshot): Promise<number> {
     const last = published.get(bus) ?? { generation: 0, hash: '' };
-    if (last.hash === snapshot.hash) return;
+    if (last.hash === snapshot.hash) return 0;
+    const wait = (this.#publishedAt.get(bus) ?? -Infinity) + MIN_PUBLISH_INTERVAL_MS - performance.now();
+    if (wait > 0) return wait;
     const generation = last.generation + 1;
     const result = await publishSnapshot(this.#core, this.#o.namespace, snapshot, generation);
     published.set(bus, { generation, hash: snapshot.hash });
+    this.#publishedAt.set(bus, performance.now());
     this.#o.metrics.published(bus, generation);
     this.#o.log({ level: 'info', msg: 'snapshot published', bus, generation, hash: snapshot.hash, shards: result.manifest.shards.length, written: result.written.length, deleted: result.deleted.length });
+    return 0;
   }
+
 
   /**
    * What every bus was last published as, by whichever replica led then: its generation goes on

@@ -36,6 +36,8 @@ export class PassQueue {
   #timerDue = 0;
   #running = false;
   #again = false;
+  /** the soonest a pass asked for during the running one should start after it */
+  #againDelayMs = Infinity;
   #retryMs: number;
 
   constructor(options: PassQueueOptions) {
@@ -58,6 +60,7 @@ export class PassQueue {
     if (!this.#o.enabled()) return;
     if (this.#running) {
       this.#again = true;
+      this.#againDelayMs = Math.min(this.#againDelayMs, delayMs);
       return;
     }
     // A pending timer may be a retry backing off for a minute: a new change must not wait for it.
@@ -82,6 +85,7 @@ export class PassQueue {
   async #run(): Promise<void> {
     this.#running = true;
     this.#again = false;
+    this.#againDelayMs = Infinity;
     let result: PassResult;
     try {
       result = await this.#o.pass();
@@ -96,6 +100,8 @@ export class PassQueue {
     } else {
       this.#retryMs = this.#o.retryMinMs;
     }
-    if (this.#again) this.request(); // a change that came meanwhile does not wait for the backoff
+    // A change that came meanwhile does not wait for the backoff; a pass asked for later (a bus
+    // published less than a second ago) waits as long as it asked.
+    if (this.#again) this.request(this.#againDelayMs);
   }
 }

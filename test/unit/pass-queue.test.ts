@@ -119,3 +119,27 @@ t.test('nothing runs while disabled (not the leader, or stopping)', async (t2) =
   await timers.advance(1000);
   t2.equal(ran, 0);
 });
+
+t.test('a pass asked for later during a pass starts that much later, unless a change asks sooner', async (t2) => {
+  const { timers, passes, queue, hold, release } = setup();
+  hold(true);
+  queue.request();
+  await timers.advance(50);
+  queue.request(900); // the pass itself: "publish again in 900 ms"
+  hold(false);
+  release();
+  await new Promise((r) => setImmediate(r));
+  t2.same(timers.pending(), [900], 'not a debounce: the 900 ms asked for');
+  await timers.advance(900);
+  t2.same(passes, [50, 950]);
+
+  hold(true);
+  queue.request();
+  await timers.advance(50);
+  queue.request(900);
+  queue.request(); // and a change arrives
+  hold(false);
+  release();
+  await new Promise((r) => setImmediate(r));
+  t2.same(timers.pending(), [50], 'the change is compiled after the debounce');
+});
