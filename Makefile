@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps redis-tools faketime podman image lint typecheck crds crds-check test test-unit test-image test-golden test-hostile test-accounting test-evidence test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-compile-worker bench-memory clean
+.PHONY: help deps redis-tools faketime podman image lint typecheck crds crds-check test test-unit test-image test-golden test-hostile test-accounting test-evidence test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-compile-worker bench-national bench-memory clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -129,6 +129,9 @@ bench-forwarders: $(DEPS) ## req/s of the dataplane against http-proxy and a bar
 
 bench-compile: $(DEPS) ## compile time, peak memory and snapshot size at 10,000 routes / 5,000 bindings
 	node bench/compile-scale.ts
+
+bench-national: $(DEPS) ## compile time and memory, snapshot size and dataplane memory at 10,000/5,000 and 50,000/10,000 (selectors and names mixed)
+	node bench/national.ts
 
 bench-compile-worker: $(DEPS) ## what the operator's compile worker thread costs a pass at 10,000 routes / 5,000 bindings
 	node bench/compile-worker.ts

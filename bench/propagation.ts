@@ -15,6 +15,9 @@ import { IMAGE_NODE_FLAGS } from './processes.ts';
 type Obj = Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } };
 const KEY = 'demo-only-probe-key-Lk8jH7gF6d';
 const SIZES = (process.env.ROUTES ?? '10,10000').split(',').map(Number);
+/** Bindings per size (paired with ROUTES by position; 10 when unset) and the share granted by selector. */
+const BINDINGS = (process.env.BINDINGS ?? '').split(',').filter((b) => b !== '').map(Number);
+const SELECTOR_SHARE = Number(process.env.SELECTOR_SHARE ?? 0);
 const SAMPLES = Number(process.env.SAMPLES ?? 20);
 
 /** Creates objects straight through the API, 16 at a time: kubectl apply of 10,000 objects takes minutes. */
@@ -37,7 +40,7 @@ async function createAll(kc: KubeConfig, objects: Obj[]): Promise<void> {
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 
-async function measure(routes: number): Promise<{ routes: number; samples: number[] }> {
+async function measure(routes: number, bindings: number): Promise<{ routes: number; bindings: number; samples: number[]; memory: string; settleMs: number }> {
   const cluster = await startCluster();
   const agency = await startAgency();
   try {
@@ -45,7 +48,7 @@ async function measure(routes: number): Promise<{ routes: number; samples: numbe
     const credentials = await installRbac(cluster);
     const kc = new KubeConfig();
     kc.loadFromFile(cluster.kubeconfig);
-    const objects = scaleObjects(routes, 10) as Obj[];
+    const objects = scaleObjects(routes, bindings, 100, SELECTOR_SHARE) as Obj[];
     // agency-0 is a real server; the probe routes go through it.
     const first = objects.find((o) => o.kind === 'ServiceProvider') as Obj & { spec: { upstream: { url: string } } };
     first.spec.upstream.url = agency.url;
@@ -62,12 +65,15 @@ async function measure(routes: number): Promise<{ routes: number; samples: numbe
     await createAll(kc, objects);
     // As the image runs them (Dockerfile NODE_OPTIONS).
     const env = { NODE_OPTIONS: IMAGE_NODE_FLAGS.join(' ') };
+    const startedAt = performance.now();
     const operator = await startOperator(credentials.operator, 'operator-0', [], env);
     const dp = await startDataplane(['--kubeconfig', credentials.dataplane, '--namespace', 'gozargah-system', '--bus', 'default', '--replica', 'dp-0'], { env });
     try {
       // Let the first reconcile (every status written) finish before measuring.
       await waitFor(async () => (await operator.state()).lastReconcile?.ok === true, 600_000, () => 'the operator never finished its first reconcile');
       await settle(operator.adminUrl);
+      // From the operator's start to every first status written (settle waits a quiet second).
+      const settleMs = performance.now() - startedAt - 1000;
       const memory = await operatorMemory(operator.adminUrl);
       process.stderr.write(`[propagation] ${routes} routes: settled (operator ${memory}); ${SAMPLES} samples\n`);
       const samples: number[] = [];
@@ -92,7 +98,7 @@ async function measure(routes: number): Promise<{ routes: number; samples: numbe
         samples.push(performance.now() - started);
         await settle(operator.adminUrl);
       }
-      return { routes, samples };
+      return { routes, bindings, samples, memory, settleMs };
     } finally {
       await dp.stop();
       await operator.stop();
@@ -126,9 +132,11 @@ async function settle(adminUrl: string): Promise<void> {
 }
 
 const results = [];
-for (const routes of SIZES) results.push(await measure(routes));
-const rows = results.map(({ routes, samples }) => {
+for (const [i, routes] of SIZES.entries()) results.push(await measure(routes, BINDINGS[i] ?? 10));
+const rows = results.map(({ routes, bindings, samples, memory, settleMs }) => {
   const sorted = [...samples].sort((a, b) => a - b);
-  return `| ${routes.toLocaleString('en')} | ${samples.length} | ${Math.round(percentile(sorted, 50))} ms | ${Math.round(percentile(sorted, 99))} ms | ${Math.round(sorted[0] as number)} ms |`;
+  return `| ${routes.toLocaleString('en')} / ${bindings.toLocaleString('en')} | ${samples.length} | ${Math.round(percentile(sorted, 50))} ms | ${Math.round(percentile(sorted, 99))} ms | ${Math.round(sorted[0] as number)} ms | ${Math.round(settleMs / 1000)} s | ${memory} |`;
 });
-process.stdout.write(['', '| existing routes | samples | p50 | p99 | min |', '|---|---|---|---|---|', ...rows, ''].join('\n') + '\n');
+process.stdout.write(
+  ['', `Selector share ${SELECTOR_SHARE}.`, '', '| existing routes / bindings | samples | p50 | p99 | min | operator start to every first status | operator once settled |', '|---|---|---|---|---|---|---|', ...rows, ''].join('\n') + '\n',
+);

@@ -1,9 +1,14 @@
 // Synthetic objects at a national bus's scale: N routes over 100 providers, M bindings with
-// their key Secrets, each binding granted a few routes by name.
+// their key Secrets, each binding granted a few routes by name, or (a share of them, with
+// `selectorShare`) by a label selector over one agency's routes of one category, about ten
+// routes at 50,000 routes: the README's own pattern.
 type Obj = Record<string, unknown>;
 const API = 'gozargah.io/v1alpha1';
 
-export function scaleObjects(routes: number, bindings: number, providers = 100): Obj[] {
+/** Categories per agency: route i of an agency is in category floor(i / providers) mod CATEGORIES. */
+const CATEGORIES = 50;
+
+export function scaleObjects(routes: number, bindings: number, providers = 100, selectorShare = 0): Obj[] {
   const out: Obj[] = [];
   const p = Math.min(providers, routes);
   for (let i = 0; i < p; i++) {
@@ -14,7 +19,7 @@ export function scaleObjects(routes: number, bindings: number, providers = 100):
     out.push({
       apiVersion: API,
       kind: 'InquiryRoute',
-      metadata: { name: `inquiry-${i}`, namespace: `agency-${a}` },
+      metadata: { name: `inquiry-${i}`, namespace: `agency-${a}`, ...(selectorShare > 0 ? { labels: { 'gozargah.io/category': `c${Math.floor(i / p) % CATEGORIES}` } } : {}) },
       spec: { providerRef: { name: `agency-${a}` }, path: `/agency-${a}/v1/inquiry-${i}/{id}`, upstreamPath: `/inquiry/${i}/{id}`, access: { namespaces: { from: 'All' } } },
     });
   }
@@ -28,10 +33,17 @@ export function scaleObjects(routes: number, bindings: number, providers = 100):
       spec: {
         client: { id: `client-${i}`, displayName: `Client ${i}` },
         credentials: { apiKeys: { secretRef: { name: `client-${i}-keys` } } },
-        routes: wanted.map((r) => ({ namespace: `agency-${r % p}`, name: `inquiry-${r}` })),
+        routes: bySelector(i, bindings, selectorShare)
+          ? [{ namespace: `agency-${i % p}`, selector: { matchLabels: { 'gozargah.io/category': `c${Math.floor(i / p) % CATEGORIES}` } } }]
+          : wanted.map((r) => ({ namespace: `agency-${r % p}`, name: `inquiry-${r}` })),
         rateLimit: { requestsPerSecond: 100, burst: 200 },
       },
     });
   }
   return out;
+}
+
+/** Whether binding i of n names its routes by selector: spread evenly, selectorShare of them. */
+function bySelector(i: number, n: number, share: number): boolean {
+  return share > 0 && Math.floor((i + 1) * share) > Math.floor(i * share) && n > 0;
 }
