@@ -320,7 +320,7 @@ const bytes = (q: string): number => {
 
 t.test("the operator's default memory fits the measured 10,000 routes", async (t2) => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const measured = /10,000 routes, where, just after settling, it was (\d+) MB resident with (\d+) MB of heap/.exec(readme.replace(/\s+/g, ' '));
+  const measured = /at 10,000 routes it was (\d+) MB resident just after settling/.exec(readme.replace(/\s+/g, ' '));
   t2.ok(measured, "the README's measurement");
   const peak = Number(measured?.[1]) * 1e6;
   const resources = defaults['operator']['resources'];
@@ -328,5 +328,5 @@ t.test("the operator's default memory fits the measured 10,000 routes", async (t
   t2.ok(bytes(resources['requests']['memory']) >= peak, `the request ${resources['requests']['memory']} reserves what the operator uses at 10,000 routes (${peak / 1e6} MB)`);
   t2.ok(bytes(resources['requests']['memory']) <= bytes(resources['limits']['memory']), 'the request is within the limit');
   const values = readFileSync(join(CHART, 'values.yaml'), 'utf8');
-  t2.match(values, new RegExp(`10,000 / 10 +${measured?.[1]} MB +${measured?.[2]} MB`), 'the sizing table in values.yaml quotes it');
+  t2.match(values, new RegExp(`10,000 / 10 +${measured?.[1]} MB `), 'the sizing table in values.yaml quotes it');
 });
