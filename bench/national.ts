@@ -6,15 +6,14 @@
 // make test. The operator's memory and propagation on a real control plane are
 // `make bench-propagation`'s.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { splitSnapshot, type Snapshot } from '../api/snapshot/index.ts';
 import { compile } from '../compiler/index.ts';
 import { scaleObjects } from '../test/helpers/scale.ts';
-import { IMAGE_NODE_FLAGS } from './processes.ts';
+import { IMAGE_NODE_FLAGS, loadedDataplaneMB } from './processes.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const SELECTOR_SHARE = 0.25;
 const SIZES: [number, number][] = [
   [10_000, 5_000],
@@ -63,25 +62,6 @@ function run(args: string[]): Promise<string> {
   });
 }
 
-/** A dataplane (the image's V8 flags) with the snapshot loaded: its resident memory once settled. */
-async function dataplaneMB(file: string): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'gozargah-national-dp-'));
-  const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, join(ROOT, 'dataplane/main.ts'), '--snapshot', file, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--audit-log', join(dir, 'audit.jsonl')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  await new Promise<void>((res, rej) => {
-    child.stderr?.on('data', (c: Buffer) => {
-      log += c.toString();
-      if (log.includes('"listening"') && log.includes('"snapshot loaded"')) res();
-    });
-    child.once('exit', (code) => rej(new Error(`dataplane exited ${code}: ${log.slice(-2000)}`)));
-  });
-  await new Promise((r) => setTimeout(r, 2000)); // the load's garbage collected
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-  return Math.round(kb / 1024);
-}
-
 if (process.argv[2] === '--compile') {
   await measureCompile(Number(process.argv[3]), Number(process.argv[4]));
   process.exit(0);
@@ -92,7 +72,7 @@ for (const [routes, bindings] of SIZES) {
   process.stderr.write(`[national] ${routes} routes / ${bindings} bindings: compiling\n`);
   const c = JSON.parse(await run([...IMAGE_NODE_FLAGS, import.meta.filename, '--compile', String(routes), String(bindings)])) as Record<string, number | string>;
   process.stderr.write(`[national] ${routes} routes / ${bindings} bindings: a dataplane loads the snapshot\n`);
-  const dp = await dataplaneMB(c['file'] as string);
+  const dp = await loadedDataplaneMB(c['file'] as string, 2000);
   const goal = routes >= 50_000 ? ' (goal < 3,000 ms)' : '';
   rows.push(
     `| ${routes.toLocaleString('en')} / ${bindings.toLocaleString('en')} | ${c['objects']} | ${c['granted']} | ${c['compileMs']} ms${goal} | ${c['peakMB']} MB | ${c['snapshotMiB']} MiB (${c['gzipMiB']} MiB gzip, ${c['shards']} shard(s)) | ${dp} MB |`,

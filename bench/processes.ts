@@ -1,9 +1,10 @@
 // Process plumbing for the benchmarks: start a command pinned to one CPU, wait until it is
 // ready, stop it. Pinning needs taskset and two CPUs; with fewer, commands run unpinned.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 /** The proxy under test gets CPU 1 alone; the agency and the load generator share CPU 0. */
 export const CPU = { load: 0, proxy: 1 } as const;
@@ -84,5 +85,28 @@ export async function stop(child: ChildProcess | null): Promise<void> {
 /** Resident memory of a running process, in MB (Linux /proc). */
 export function residentMB(pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
+  return Math.round(kb / 1024);
+}
+
+/**
+ * The resident memory (MB) of a dataplane with the image's V8 flags serving the snapshot in
+ * `file`, once it has loaded it and `settleMs` have let the load's garbage be collected.
+ */
+export async function loadedDataplaneMB(file: string, settleMs: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'gozargah-mem-'));
+  const main = resolve(import.meta.dirname, '../dataplane/main.ts');
+  const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, main, '--snapshot', file, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--audit-log', join(dir, 'audit.jsonl')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  await new Promise<void>((res, rej) => {
+    child.stderr?.on('data', (c: Buffer) => {
+      log += c.toString();
+      if (log.includes('"listening"') && log.includes('"snapshot loaded"')) res();
+    });
+    child.once('exit', (code) => rej(new Error(`dataplane exited ${code}: ${log.slice(-2000)}`)));
+  });
+  await new Promise((r) => setTimeout(r, settleMs));
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
   return Math.round(kb / 1024);
 }
