@@ -1,6 +1,6 @@
 // ClientBinding: one client organization's (or one of its systems') identity and grants.
 import { Type, type Static } from '@sinclair/typebox';
-import { BusName, Conditions, ObservedGeneration, DNS_LABEL, describe, LabelSelector, Name, Resource, SecretKeyReference, SecretReference, Strict } from './common.ts';
+import { BusName, ResourceStatus, DNS_LABEL, describe, LabelSelector, Name, Resource, SecretKeyReference, SecretReference, Strict } from './common.ts';
 import { cel } from './cel.ts';
 import { cidrProblem, RFC3339 } from '../snapshot/servable.ts';
 
@@ -261,10 +261,7 @@ export const ClientBindingSpec = Strict(
   },
 );
 
-export const ClientBindingStatus = Strict(
-  {
-    observedGeneration: ObservedGeneration,
-    conditions: Type.Optional(Conditions),
+export const ClientBindingStatus = ResourceStatus({
     routes: Type.Optional(Type.String({ description: 'granted/requested routes, e.g. 2/3.' })),
     grantedRoutes: Type.Optional(Type.Array(Type.String(), { maxItems: 10000, description: 'namespace/name of each route granted.' })),
     usage: Type.Optional(Strict({
@@ -277,9 +274,7 @@ export const ClientBindingStatus = Strict(
     }, {
       description: 'The quota used this period, as the fleet counted it in Redis (0 without --redis); set only when spec.quota is.',
     })),
-  },
-  { description: 'What the operator observed, written by it: never set by hand.' },
-);
+});
 
 export const ClientBinding = Resource(
   'ClientBinding',

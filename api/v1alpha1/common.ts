@@ -121,6 +121,14 @@ export const Conditions = Type.Array(Condition, {
 /** A status's observedGeneration: the generation its conditions and fields describe. */
 export const ObservedGeneration = Type.Optional(Type.Integer({ minimum: 0, description: 'The metadata.generation the operator last compiled; the status describes that generation.' }));
 
+/**
+ * A kind's status: the observedGeneration and conditions every kind carries, then the kind's own
+ * fields, all written by the operator.
+ */
+export function ResourceStatus<P extends TProperties>(fields: P) {
+  return Strict({ observedGeneration: ObservedGeneration, conditions: Type.Optional(Conditions), ...fields }, { description: 'What the operator observed, written by it: never set by hand.' });
+}
+
 /** The fields of metadata the compiler reads; the apiserver owns the rest. */
 export const ObjectMeta = Type.Object({
   name: Name,

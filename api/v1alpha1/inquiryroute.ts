@@ -1,6 +1,6 @@
 // InquiryRoute: one inquiry API of one provider, and who may bind to it.
 import { Type, type Static } from '@sinclair/typebox';
-import { BusName, Conditions, ObservedGeneration, describe, Duration, LabelSelector, LocalObjectReference, Resource, Strict, DNS_LABEL } from './common.ts';
+import { BusName, ResourceStatus, describe, Duration, LabelSelector, LocalObjectReference, Resource, Strict, DNS_LABEL } from './common.ts';
 import { cel } from './cel.ts';
 import { PARAM_CEL_REGEX, PATH_TEMPLATE_PATTERN, hasDotSegment, templateParams } from './pathtemplate.ts';
 import { RFC3339 } from '../snapshot/servable.ts';
@@ -235,15 +235,10 @@ export const InquiryRouteSpec = Strict(
   },
 );
 
-export const InquiryRouteStatus = Strict(
-  {
-    observedGeneration: ObservedGeneration,
-    conditions: Type.Optional(Conditions),
+export const InquiryRouteStatus = ResourceStatus({
     buses: Type.Optional(Type.String({ description: 'The buses the route is served on, comma separated.' })),
     boundClients: Type.Optional(Type.Integer({ minimum: 0, description: 'Accepted bindings granted this route.' })),
-  },
-  { description: 'What the operator observed, written by it: never set by hand.' },
-);
+});
 
 export const InquiryRoute = Resource(
   'InquiryRoute',

@@ -1,6 +1,6 @@
 // ServiceProvider: one agency backend and the protection it needs.
 import { Type, type Static } from '@sinclair/typebox';
-import { Conditions, ObservedGeneration, describe, Duration, Resource, SecretKeyReference, SecretReference, Strict } from './common.ts';
+import { ResourceStatus, describe, Duration, Resource, SecretKeyReference, SecretReference, Strict } from './common.ts';
 import { cel } from './cel.ts';
 import { SERVER_NAME } from '../snapshot/servable.ts';
 
@@ -71,14 +71,9 @@ export const ServiceProviderSpec = Strict(
   },
 );
 
-export const ServiceProviderStatus = Strict(
-  {
-    observedGeneration: ObservedGeneration,
-    conditions: Type.Optional(Conditions),
+export const ServiceProviderStatus = ResourceStatus({
     routes: Type.Optional(Type.Integer({ minimum: 0, description: 'Accepted routes served by this provider.' })),
-  },
-  { description: 'What the operator observed, written by it: never set by hand.' },
-);
+});
 
 export const ServiceProvider = Resource(
   'ServiceProvider',
