@@ -3,7 +3,7 @@
 // the runtime's snapshot once per binding and load, not per request: a client polling its
 // catalogue costs a cache lookup and one small JSON encoding.
 import { createHash } from 'node:crypto';
-import { CATALOGUE_PATH, catalogueOf, isSunset, OPENAPI_PATH, openApiOf } from '../api/catalogue/index.ts';
+import { CATALOGUE_PATH, catalogueOf, OPENAPI_PATH, openApiOf } from '../api/catalogue/index.ts';
 import { BUS_DOCUMENTS_PROVIDER } from '../api/accounting/index.ts';
 import type { SnapshotBinding } from '../api/snapshot/index.ts';
 import type { BindingContext, Runtime } from './runtime.ts';
@@ -34,14 +34,12 @@ export function documentsFor(runtime: Runtime, binding: BindingContext, wall: nu
   const known = perBinding.get(binding.id);
   if (known !== undefined && wall < known.validUntil) return known;
   const entry = runtime.snapshot.bindings.find((b) => b.id === binding.id) as SnapshotBinding;
-  const catalogue = JSON.stringify(catalogueOf(runtime.snapshot, [entry], wall));
+  const listed = catalogueOf(runtime.snapshot, [entry], wall);
   const openapi = Buffer.from(JSON.stringify(openApiOf(runtime.snapshot, [entry], { now: wall })));
+  // The catalogue lists the granted routes not yet past their sunset: the first of those sunsets ends these documents.
   let validUntil = Number.POSITIVE_INFINITY;
-  for (const r of runtime.snapshot.routes) {
-    const sunset = r.deprecation?.sunset;
-    if (sunset != null && !isSunset(r, wall) && entry.routes.includes(r.id)) validUntil = Math.min(validUntil, Date.parse(sunset));
-  }
-  const documents = { catalogue, openapi, etag: `"${createHash('sha256').update(openapi).digest('base64url').slice(0, 27)}"`, validUntil };
+  for (const i of listed.inquiries) if (i.sunset !== null) validUntil = Math.min(validUntil, Date.parse(i.sunset));
+  const documents = { catalogue: JSON.stringify(listed), openapi, etag: `"${createHash('sha256').update(openapi).digest('base64url').slice(0, 27)}"`, validUntil };
   if (perBinding.size >= MAX_CACHED) perBinding.delete(perBinding.keys().next().value as string);
   perBinding.set(binding.id, documents);
   return documents;

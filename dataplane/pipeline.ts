@@ -85,10 +85,15 @@ function matchRoute(req: IncomingMessage, runtime: Runtime): Matched | Problem {
   if (match === null) return problem(Errors.routeNotFound, `No inquiry is published at ${rawPath} on this bus.`);
   const route = match.methods.get(req.method ?? 'GET');
   if (route === undefined) return problem(Errors.methodNotAllowed, `This inquiry accepts ${match.allow}.`, { allow: match.allow });
-  if (query.length > 0 && credentialsInQuery(query, runtime.byKeyHash)) {
-    return problem(Errors.credentialsInQuery, 'Query strings end up in logs; send the API key in the x-api-key header.');
-  }
+  const leak = queryProblem(query, runtime);
+  if (leak !== null) return leak;
   return { route, params, query };
+}
+
+/** A query string (with its '?', or empty) that carries a credential is refused, never forwarded. */
+function queryProblem(query: string, runtime: Runtime): Problem | null {
+  if (query.length === 0 || !credentialsInQuery(query, runtime.byKeyHash)) return null;
+  return problem(Errors.credentialsInQuery, 'Query strings end up in logs; send the API key in the x-api-key header.');
 }
 
 /** The bus document a request asks for (its path without the query), or null. */
@@ -107,13 +112,18 @@ function authorize(binding: BindingContext, route: RouteContext): Problem | null
 
 /** Step 4: the client's own limits, its rate and its quota. The quota taken is given back if the agency never answers. */
 function clientLimits(ex: Exchange, binding: BindingContext, mono: number, wall: number): Problem | null | Promise<Problem | null> {
-  if (binding.bucket !== null) {
-    // A fleet's bucket may have to ask Redis first (once per chunk of tokens, not per request).
-    const wait = binding.bucket.take(mono);
-    if (wait instanceof Promise) return wait.then((w) => (w > 0 ? rateLimited(binding, w) : takeQuota(ex, binding, wall)));
-    if (wait > 0) return rateLimited(binding, wait);
-  }
-  return takeQuota(ex, binding, wall);
+  const rate = takeRate(binding, mono);
+  if (rate instanceof Promise) return rate.then((limited) => limited ?? takeQuota(ex, binding, wall));
+  return rate ?? takeQuota(ex, binding, wall);
+}
+
+/** The client's rate limit alone: null when a token was taken (or there is no limit). */
+function takeRate(binding: BindingContext, mono: number): Problem | null | Promise<Problem | null> {
+  if (binding.bucket === null) return null;
+  // A fleet's bucket may have to ask Redis first (once per chunk of tokens, not per request).
+  const wait = binding.bucket.take(mono);
+  if (wait instanceof Promise) return wait.then((w) => (w > 0 ? rateLimited(binding, w) : null));
+  return wait > 0 ? rateLimited(binding, wait) : null;
 }
 
 function rateLimited(binding: BindingContext, wait: number): Problem {
@@ -381,9 +391,8 @@ export class Pipeline {
     if (req.method !== 'GET' && req.method !== 'HEAD') return this.#refuse(ex, problem(Errors.methodNotAllowed, 'This document accepts GET, HEAD.', { allow: 'GET, HEAD' }));
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    if (q >= 0 && credentialsInQuery(url.slice(q), runtime.byKeyHash)) {
-      return this.#refuse(ex, problem(Errors.credentialsInQuery, 'Query strings end up in logs; send the API key in the x-api-key header.'));
-    }
+    const leak = queryProblem(q < 0 ? '' : url.slice(q), runtime);
+    if (leak !== null) return this.#refuse(ex, leak);
     const authenticated = authenticate(req, runtime);
     const binding = authenticated instanceof Promise ? await authenticated : authenticated;
     if (isProblem(binding)) return this.#refuse(ex, binding);
@@ -392,11 +401,9 @@ export class Pipeline {
     const wall = Date.now();
     const identityProblem = checkIdentity(req, binding, wall);
     if (identityProblem !== null) return this.#refuse(ex, identityProblem);
-    if (binding.bucket !== null) {
-      const taken = binding.bucket.take(ex.startMono);
-      const wait = taken instanceof Promise ? await taken : taken;
-      if (wait > 0) return this.#refuse(ex, rateLimited(binding, wait));
-    }
+    const rate = takeRate(binding, ex.startMono);
+    const limited = rate instanceof Promise ? await rate : rate;
+    if (limited !== null) return this.#refuse(ex, limited);
     const documents = documentsFor(runtime, binding, wall);
     const headers: Record<string, string | string[]> = { 'content-type': 'application/json', 'x-request-id': tx.requestId };
     let body: Buffer;
