@@ -36,6 +36,17 @@ async function failsOnce(t: Test, options: VerifyOptions, kind: FailureKind, mes
 }
 
 /** A signed chain of `n` transactions with a checkpoint every 10, ending at shutdown. */
+/** A run of `files` rotated files of 10 transactions each, ended by a shutdown checkpoint. */
+function rotatedChain(keys: AuditKeys, files: number): SyntheticChain {
+  const c = new SyntheticChain({ keys });
+  for (let f = 0; f < files; f++) {
+    if (f > 0) c.rotate();
+    c.txs(10);
+  }
+  c.shutdown();
+  return c;
+}
+
 function signedChain(keys: AuditKeys, n: number, options: ConstructorParameters<typeof SyntheticChain>[0] = {}): SyntheticChain {
   const c = new SyntheticChain({ keys, ...options });
   for (let i = 1; i <= n; i++) {
@@ -230,13 +241,7 @@ t.test('deleted: records missing from the middle of a file', async (t) => {
 t.test('deleted: a middle rotated file is missing between the others', async (t) => {
   const dir = tempDir(t);
   const keys = makeKeys(dir);
-  const c = new SyntheticChain({ keys });
-  c.txs(10);
-  c.rotate();
-  c.txs(10);
-  c.rotate();
-  c.txs(10);
-  c.shutdown();
+  const c = rotatedChain(keys, 3);
   const files = [writeLines(dir, 'a.log', c.files[0] as string[]), writeLines(dir, 'c.log', c.files[2] as string[])];
   await failsOnce(t, { files, publicKeys: [keys.publicKeyFile] }, 'deleted', /records 13\.\.23 are missing/);
 });
@@ -270,11 +275,7 @@ t.test('deleted: the head of a file cut and its new first record edited', async 
   const partial = await passes(t, { files: [file], publicKeys: [keys.publicKeyFile], allowPartial: true }, '--allow-partial accepts it, and says so');
   t.match(partial.notices.join('\n'), new RegExp(`chain ${c.id} begins at seq 6 \\(.*audit\\.log:1\\).*that first record is unchecked`));
   // A rotated file begins with "prev": it checks its first record, and needs no flag.
-  const r = new SyntheticChain({ keys });
-  r.txs(10);
-  r.rotate();
-  r.txs(10);
-  r.shutdown();
+  const r = rotatedChain(keys, 2);
   const rotated = writeLines(dir, 'rotated.log', r.files[1] as string[]);
   await passes(t, { files: [rotated], publicKeys: [keys.publicKeyFile] }, 'a rotated file alone');
   await failsOnce(t, { files: [writeLines(dir, 'rotated-edited.log', changed(r.files[1] as string[], 0, '"status":200', '"status":404'))], publicKeys: [keys.publicKeyFile], allowPartial: true }, 'edited', /its hash does not match its bytes/);
@@ -314,11 +315,7 @@ t.test('inserted: a second, different record claiming an existing seq', async (t
 t.test('inserted: a changed copy of the first record of a rotated file, its "prev" dropped, is not a duplicate', async (t) => {
   const dir = tempDir(t);
   const keys = makeKeys(dir);
-  const c = new SyntheticChain({ keys });
-  c.txs(10);
-  c.rotate();
-  c.txs(10);
-  c.shutdown();
+  const c = rotatedChain(keys, 2);
   const rotated = c.files[1] as string[];
   const real = rotated[0] as string;
   t.match(real, /,"prev":"[0-9a-f]{64}","chain":/);
@@ -420,11 +417,7 @@ t.test('bad checkpoint: covers is not the record before it', async (t) => {
 t.test('signatures that cannot be checked: no chain start and no --public-key', async (t) => {
   const dir = tempDir(t);
   const keys = makeKeys(dir);
-  const c = new SyntheticChain({ keys });
-  c.txs(10);
-  c.rotate();
-  c.txs(10);
-  c.shutdown();
+  const c = rotatedChain(keys, 2);
   const later = writeLines(dir, 'audit.log', c.files[1] as string[]);
   await failsOnce(t, { files: [later] }, 'unverifiable', /chain start \(seq 1\) is not among the files and no --public-key was given: pass --public-key/);
   await passes(t, { files: [later], publicKeys: [keys.publicKeyFile] }, 'with --public-key');
