@@ -3,7 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Cluster } from './cluster.ts';
+import { installCrds, startCluster, type Cluster } from './cluster.ts';
 import { ROOT, startNodeProcess, waitFor } from './dataplane.ts';
 
 export const SYSTEM_NS = 'gozargah-system';
@@ -40,6 +40,17 @@ export async function reconciledSince(op: RunningOperator, since: string, timeou
     timeoutMs,
     () => `operator did not reconcile since ${since}:\n${op.logs().slice(-3000)}`,
   );
+}
+
+/**
+ * A real control plane with crds/ and deploy/rbac installed, as every operator test starts from;
+ * stopped when the test file ends. Returns the kubeconfig of each ServiceAccount (installRbac).
+ */
+export async function startControlPlane(t: { teardown(fn: () => unknown): void }): Promise<{ cluster: Cluster; credentials: Awaited<ReturnType<typeof installRbac>> }> {
+  const cluster = await startCluster();
+  t.teardown(() => cluster.stop());
+  await installCrds(cluster);
+  return { cluster, credentials: await installRbac(cluster) };
 }
 
 /**

@@ -4,21 +4,17 @@
 // pass publishes and writes status when it ends.
 import t from 'tap';
 import { stringify } from 'yaml';
-import { installCrds, startCluster } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/dataplane.ts';
 import { provider, route } from '../helpers/manifests.ts';
-import { installRbac, startOperator, SYSTEM_NS, type RunningOperator } from '../helpers/operator.ts';
+import { startControlPlane, startOperator, SYSTEM_NS, type RunningOperator } from '../helpers/operator.ts';
 
 t.setTimeout(180_000);
 const LEASE_SECONDS = 3;
 /** Each compile of the leader spins this long: twice the Lease. */
 const COMPILE_MS = 2 * LEASE_SECONDS * 1000;
 
-const cluster = await startCluster();
-t.teardown(() => cluster.stop());
+const { cluster, credentials } = await startControlPlane(t);
 const kubectl = cluster.run;
-await installCrds(cluster);
-const credentials = await installRbac(cluster);
 await kubectl(['create', 'namespace', 'gov']);
 
 const args = ['--lease-seconds', String(LEASE_SECONDS), '--debounce-ms', '50'];

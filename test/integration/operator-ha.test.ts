@@ -7,10 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startAgency } from '../helpers/agency.ts';
-import { installCrds, startCluster } from '../helpers/cluster.ts';
 import { ROOT, startDataplane, waitFor } from '../helpers/dataplane.ts';
 import { binding, keySecret, provider, route } from '../helpers/manifests.ts';
-import { installRbac, reconciledSince, startOperator, SYSTEM_NS, type RunningOperator } from '../helpers/operator.ts';
+import { startControlPlane, reconciledSince, startOperator, SYSTEM_NS, type RunningOperator } from '../helpers/operator.ts';
 
 t.setTimeout(240_000);
 const KINDS = 'serviceproviders,inquiryroutes,clientbindings';
@@ -20,11 +19,8 @@ const LEASE_SECONDS = 4;
 // Relisting every 5 s (300 s by default), so the check of the published Secrets comes round soon.
 const LEASE = ['--lease-seconds', String(LEASE_SECONDS), '--rewatch-seconds', '5'];
 
-const cluster = await startCluster();
-t.teardown(() => cluster.stop());
+const { cluster, credentials } = await startControlPlane(t);
 const kubectl = cluster.run;
-await installCrds(cluster);
-const credentials = await installRbac(cluster);
 await kubectl(['apply', '-f', join(ROOT, 'examples')]);
 await kubectl(['create', 'namespace', 'gov']);
 await kubectl(['create', 'namespace', 'clients']);

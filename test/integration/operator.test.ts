@@ -6,22 +6,18 @@ import t from 'tap';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startAgency } from '../helpers/agency.ts';
-import { installCrds, startCluster } from '../helpers/cluster.ts';
 import { ROOT, startDataplane, waitFor } from '../helpers/dataplane.ts';
 import { binding, keySecret, provider, route } from '../helpers/manifests.ts';
-import { installRbac, startOperator, SYSTEM_NS } from '../helpers/operator.ts';
+import { startControlPlane, startOperator, SYSTEM_NS } from '../helpers/operator.ts';
 
 t.setTimeout(240_000);
 const KINDS = 'serviceproviders,inquiryroutes,clientbindings';
 const KEY = 'demo-only-e2e-key-Qw3rTy7uIo';
 
-const cluster = await startCluster();
-t.teardown(() => cluster.stop());
+const { cluster, credentials } = await startControlPlane(t);
 const kubectl = cluster.run;
 const apply = (objects: Record<string, unknown>[]): Promise<string> => kubectl(['apply', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
 
-await installCrds(cluster);
-const credentials = await installRbac(cluster);
 await kubectl(['apply', '-f', join(ROOT, 'examples')]);
 
 const operator = await startOperator(credentials.operator, 'operator-0');

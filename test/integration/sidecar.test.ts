@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { startAgency } from '../helpers/agency.ts';
-import { applyObjects, installCrds, startCluster } from '../helpers/cluster.ts';
+import { applyObjects } from '../helpers/cluster.ts';
 import { auditCount, ROOT, startDataplane, waitFor } from '../helpers/dataplane.ts';
 import { binding, keySecret, provider, route } from '../helpers/manifests.ts';
-import { installRbac, serviceAccountKubeconfig, startOperator, SYSTEM_NS } from '../helpers/operator.ts';
+import { startControlPlane, serviceAccountKubeconfig, startOperator, SYSTEM_NS } from '../helpers/operator.ts';
 
 t.setTimeout(180_000);
 const SNIPPET = join(ROOT, 'deploy/sidecar/agency-with-sidecar.yaml');
@@ -52,12 +52,9 @@ t.test('the snippet: the chart image entry point, cluster mode in the system nam
   t2.ok(docs.some((d) => d.kind === 'ServiceAccount' && d.metadata.name === pod.serviceAccountName && d.metadata.namespace === providerNs), 'its ServiceAccount is in the file');
 });
 
-const cluster = await startCluster();
-t.teardown(() => cluster.stop());
+const { cluster, credentials } = await startControlPlane(t);
 const kubectl = cluster.run;
 const apply = (objects: Record<string, unknown>[]): Promise<string> => applyObjects(cluster, objects);
-await installCrds(cluster);
-const credentials = await installRbac(cluster);
 for (const ns of [providerNs, 'post', 'clients']) await kubectl(['create', 'namespace', ns]);
 await kubectl(['apply', '-f', SNIPPET]);
 const sidecarKubeconfig = await serviceAccountKubeconfig(cluster, providerNs, pod.serviceAccountName);

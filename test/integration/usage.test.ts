@@ -14,10 +14,9 @@ import { compile, type ObjectStatus } from '../../compiler/index.ts';
 import { eventRecorder } from '../../operator/events.ts';
 import { writeStatus, type Stored } from '../../operator/status.ts';
 import { keepCountedUsage } from '../../operator/usage.ts';
-import { installCrds, startCluster } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/dataplane.ts';
 import { binding, keySecret, provider, route } from '../helpers/manifests.ts';
-import { installRbac, startOperator, type RunningOperator } from '../helpers/operator.ts';
+import { startControlPlane, startOperator, type RunningOperator } from '../helpers/operator.ts';
 import { startRedis } from '../helpers/redis.ts';
 
 t.setTimeout(180_000);
@@ -25,11 +24,8 @@ const USAGE_SECONDS = 1;
 
 const redis = await startRedis({ aof: true }); // restarted below: the counts must survive it, as the chart's Redis keeps them
 t.teardown(() => redis.close());
-const cluster = await startCluster();
-t.teardown(() => cluster.stop());
+const { cluster, credentials } = await startControlPlane(t);
 const kubectl = cluster.run;
-await installCrds(cluster);
-const credentials = await installRbac(cluster);
 await kubectl(['create', 'namespace', 'gov']);
 await kubectl(['create', 'namespace', 'clients']);
 const trial = binding('trial', 'trial-client', [{ namespace: 'gov', name: 'echo' }], { bus: 'public', quota: { requests: 10, period: 'Day' } });
