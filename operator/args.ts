@@ -23,6 +23,8 @@ export interface OperatorArgs {
   redis: RedisTarget | null;
   /** how often the leader reads the counts and writes the usage that changed */
   usageSeconds: number;
+  /** buses with dataplanes deployed: each gets a snapshot even with nothing on it, so its replicas become ready */
+  buses: string[];
 }
 
 /** The issue's promise: status.usage is at most this many seconds behind the fleet's counts. */
@@ -46,7 +48,10 @@ export const USAGE = `Usage: gozargah-operator [options]
   --redis-password-file FILE
                          the Redis password (default: $GOZARGAH_REDIS_PASSWORD)
   --usage-seconds N      read the counts and write the usage that changed every N seconds
-                         (default: 15, at most 30)`;
+                         (default: 15, at most 30)
+  --bus NAME             a bus whose dataplanes are deployed (repeatable; the chart gives one per
+                         bus): it is published even with no route on it, so its replicas become
+                         ready and refuse with the bus's own problems instead of not_ready`;
 
 export class ArgsError extends Error {}
 
@@ -82,6 +87,7 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
         redis: { type: 'string' },
         'redis-password-file': { type: 'string' },
         'usage-seconds': { type: 'string', default: '15' },
+        bus: { type: 'string', multiple: true, default: [] },
       },
     }));
   } catch (err) {
@@ -94,6 +100,7 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
   if (!Number.isInteger(debounce) || debounce < 0) throw new ArgsError(`--debounce-ms must be a whole number of milliseconds, got ${values['debounce-ms']}`);
   const usageSeconds = positive('--usage-seconds', values['usage-seconds']);
   if (usageSeconds > MAX_USAGE_SECONDS) throw new ArgsError(`--usage-seconds must be at most ${MAX_USAGE_SECONDS} (status.usage may lag the counts by no more), got ${values['usage-seconds']}`);
+  for (const bus of values.bus) if (!DNS_LABEL.test(bus)) throw new ArgsError(`--bus must be a DNS label, got ${bus}`);
   const redis = redisFromFlags(values.redis ?? env[REDIS_URL_ENV], values['redis-password-file'] ?? null, env, (message) => new ArgsError(message));
   return {
     namespace: values.namespace,
@@ -106,5 +113,6 @@ export function parseOperatorArgs(argv: string[], env: NodeJS.ProcessEnv = proce
     rewatchSeconds: Math.min(positive('--rewatch-seconds', values['rewatch-seconds']), 86_400), // setTimeout's limit is 24.8 days
     redis,
     usageSeconds,
+    buses: [...new Set(values.bus)],
   };
 }

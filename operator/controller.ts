@@ -44,6 +44,8 @@ export interface ControllerOptions {
   metrics: OperatorMetrics;
   /** with --redis: the leader writes status.usage from the fleet's counts this often */
   usage?: { target: RedisTarget; intervalMs: number } | null;
+  /** buses with dataplanes deployed (--bus): published even with nothing on them */
+  buses?: readonly string[];
   /** test hook: the compile worker spins this long before each pass (GOZARGAH_TEST_COMPILE_DELAY_MS) */
   compileDelayMs?: number;
 }
@@ -255,8 +257,9 @@ export class Controller {
       this.#verifyPublished = false;
     }
     const published = this.#published;
-    // Every bus published before keeps getting a snapshot, empty once nothing is left on it.
-    const buses = [...published.keys()];
+    // Every bus published before keeps getting a snapshot, empty once nothing is left on it, and
+    // so does every bus deployed, so its replicas become ready before its first route.
+    const buses = [...new Set([...published.keys(), ...(this.#o.buses ?? [])])];
     const fresh = this.#fresh(now.getTime());
     this.#countedReports = summarize(fresh).fingerprint;
     let { serving, unknown } = this.#served.serving(fresh);

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     log,
     metrics,
     usage,
+    buses: args.buses,
     // A test hook only (test/integration/compile-off-loop.test.ts): a compile made to outlast the Lease.
     compileDelayMs: Number(process.env['GOZARGAH_TEST_COMPILE_DELAY_MS'] ?? 0) || 0,
   });

@@ -144,7 +144,8 @@ t.test('one Deployment, Service and PodDisruptionBudget per bus; an HPA where as
   t2.strictSame(svc['spec']['ports'], [{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
   const operator = find(objs, 'Deployment', 'gozargah-operator') as Obj;
   t2.equal(operator['spec']['replicas'], 2);
-  t2.strictSame(operator['spec']['template']['spec']['containers'][0]['args'], ['operator/main.ts', '--namespace', '$(POD_NAMESPACE)', '--identity', '$(POD_NAME)', '--admin-listen', '0.0.0.0:9090']);
+  // One --bus per bus: the operator publishes each, so its replicas become ready before any route.
+  t2.strictSame(operator['spec']['template']['spec']['containers'][0]['args'], ['operator/main.ts', '--namespace', '$(POD_NAMESPACE)', '--identity', '$(POD_NAME)', '--admin-listen', '0.0.0.0:9090', '--bus', 'internal', '--bus', 'public']);
   t2.ok(find(objs, 'PodDisruptionBudget', 'gozargah-operator'));
   const defaults = docs(rendered.default);
   t2.ok(find(defaults, 'Deployment', 'gozargah-dataplane-default'), 'the default values serve the API default bus');

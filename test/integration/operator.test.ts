@@ -20,7 +20,8 @@ const apply = (objects: Record<string, unknown>[]): Promise<string> => kubectl([
 
 await kubectl(['apply', '-f', join(ROOT, 'examples')]);
 
-const operator = await startOperator(credentials.operator, 'operator-0');
+// --bus spare: a bus the chart deployed that no route names yet.
+const operator = await startOperator(credentials.operator, 'operator-0', ['--bus', 'spare']);
 t.teardown(() => operator.stop());
 const dataplane = (bus: string) => startDataplane(['--kubeconfig', credentials.dataplane, '--namespace', SYSTEM_NS, '--bus', bus, '--replica', `dp-${bus}-0`]);
 const [publicDp, internalDp] = await Promise.all([dataplane('public'), dataplane('internal')]).catch((err: unknown) => {
@@ -218,6 +219,18 @@ t.test('a bus whose last route and binding are deleted is published empty', asyn
   t2.ok(empty > (first as unknown as { generation: number }).generation, `published again as generation ${empty}`);
   const published = operator.logs().split('\n').filter((l) => l.includes('"snapshot published","bus":"scratch"')).pop() ?? '';
   t2.match(published, /"shards":1/);
+});
+
+t.test('a deployed bus (--bus) with nothing on it is published empty, so its replicas become ready', async (t2) => {
+  const spare = await startDataplane(['--kubeconfig', credentials.dataplane, '--namespace', SYSTEM_NS, '--bus', 'spare', '--replica', 'dp-spare-0']);
+  t2.teardown(() => spare.stop());
+  const ready = async (): Promise<{ ready: boolean; generation: number | null }> => (await (await fetch(`${spare.adminUrl}/readyz`)).json()) as { ready: boolean; generation: number | null };
+  await waitFor(async () => (await ready()).ready, 30_000, () => `the spare bus's replica never became ready:\n${spare.logs().slice(-2000)}`);
+  t2.ok((await ready()).generation! >= 1, 'it serves a published snapshot');
+  const refused = await fetch(`${spare.url}/.well-known/gozargah/catalogue`);
+  t2.equal(refused.status, 401, 'and answers with the bus\'s own refusal');
+  t2.equal(refused.headers.get('x-gozargah-error'), 'credentials_missing');
+  t2.match(operator.logs(), /"snapshot published","bus":"spare"/);
 });
 
 t.test('no key anywhere: operator logs and metrics, dataplane logs, statuses', async (t2) => {

@@ -33,7 +33,13 @@ t.test('--redis: from the flag or GOZARGAH_REDIS_URL, the password from a file o
   t2.equal(c.redis?.options.password, 'file-secret', 'the file wins over the environment');
 });
 
+t.test('--bus: the buses deployed, repeatable, each once', async (t2) => {
+  t2.same(parseOperatorArgs([], {}).buses, [], 'none by default: only buses with objects are published');
+  t2.same(parseOperatorArgs(['--bus', 'internal', '--bus', 'public', '--bus', 'internal'], {}).buses, ['internal', 'public']);
+});
+
 const refused: [string[], RegExp][] = [
+  [['--bus', 'Public Bus'], /--bus must be a DNS label, got Public Bus/],
   [['--redis', 'not a url'], /^--redis: the Redis URL is not a URL/],
   [['--redis', 'http://r:6379'], /^--redis: the Redis URL http:\/\/r:6379\/? has scheme http/],
   [['--redis', 'redis://:pw-in-url@r/99'], /^--redis: the Redis database in redis:\/\/r\/99 must be a number from 0 to 15, got 99$/],
