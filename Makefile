@@ -10,7 +10,7 @@ TAP := tap --reporter=terse
 # tap expands globs itself; given a folder it would look for .js tests only.
 tests = $(foreach d,$(1),'test/$(d)/**/*.test.ts')
 
-.PHONY: help deps redis-tools faketime podman image lint typecheck crds crds-check test test-unit test-image test-golden test-hostile test-accounting test-evidence test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-compile-worker bench-national bench-memory clean
+.PHONY: help deps redis-tools faketime podman node-tools image lint typecheck crds crds-check test test-unit test-image test-node test-golden test-hostile test-accounting test-evidence test-integration test-helm cluster-build cluster-up cluster-down demo demo-up bench-propagation bench bench-scale bench-tools bench-forwarders bench-compile bench-compile-worker bench-national bench-memory clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -52,7 +52,7 @@ test-accounting: $(DEPS) redis-tools ## the fleet's counts on real redis-server 
 test-evidence: $(DEPS) faketime ## the audit evidence on real dataplane processes: hashes, pseudonyms, the chain across replicas, restarts and rotations, verify and search
 	$(TAP) $(call tests,evidence)
 
-cluster-build: ## build (once) and cache kube-apiserver, kubectl, etcd and helm from the Go module proxy
+cluster-build: ## build (once) and cache kube-apiserver, kubectl, the node's kubelet, kube-proxy, scheduler, controller-manager and CoreDNS, etcd, helm and the registry from the Go module proxy
 	bash test/cluster/build.sh
 
 cluster-up: cluster-build ## start a local control plane; prints the KUBECONFIG to use
@@ -70,9 +70,12 @@ test-helm: $(DEPS) cluster-build ## the Helm chart: lint, golden templates, inst
 test-image: $(DEPS) cluster-build image ## the image run as the chart runs it: read-only, non-root, no capabilities, in-cluster config, drain on SIGTERM
 	$(TAP) $(call tests,image)
 
-test: lint typecheck crds-check cluster-build redis-tools faketime image ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, hostile, accounting, evidence, integration, helm, image
+test-node: $(DEPS) cluster-build node-tools image ## the chart's pods under a real kubelet (needs root): helm install --wait, helm test, requests through each bus's Service, a rolling upgrade that loses none
+	$(TAP) $(call tests,node)
+
+test: lint typecheck crds-check cluster-build redis-tools faketime node-tools image ## everything: lint, type-check, crds-check, unit, golden, CLI, dataplane, hostile, accounting, evidence, integration, helm, image, node
 	@mkdir -p .tap
-	$(TAP) $(call tests,unit golden cli dataplane hostile accounting evidence integration helm image) | tee .tap/last-run.txt
+	$(TAP) $(call tests,unit golden cli dataplane hostile accounting evidence integration helm image node) | tee .tap/last-run.txt
 	@# One plain closing line for CI: assertions passed and failed, on a line of its own
 	@# (tap's reporter may leave a terminal escape without a newline).
 	@echo
@@ -110,6 +113,14 @@ podman:
 	@command -v podman >/dev/null && command -v runc >/dev/null && command -v slirp4netns >/dev/null && command -v mmdebstrap >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq podman runc slirp4netns mmdebstrap >/dev/null; }
+
+# The local node's runtime from Debian's packages, installed when missing: containerd, runc, the
+# CNI plugins, iptables, and gcc with a static libc for its pause image (test/cluster/node-up.sh,
+# test/node/). Podman comes from the podman target.
+node-tools: podman
+	@command -v containerd >/dev/null && command -v iptables >/dev/null && command -v gcc >/dev/null && gcc -print-file-name=libc.a | grep -q / && [ -x /usr/lib/cni/bridge ] || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq containerd runc containernetworking-plugins iptables iproute2 gcc libc6-dev >/dev/null; }
 
 # nginx and wrk from Debian's packages, installed when missing (as root, or with sudo).
 bench-tools:

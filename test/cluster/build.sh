@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Builds and caches the binaries of the local control plane from the Go module proxy:
-#   kube-apiserver, kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3), helm (helm.sh/helm/v3),
+#   kube-apiserver, kubectl, and for test/node/ kubelet, kube-proxy, kube-scheduler and
+#   kube-controller-manager (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3), helm (helm.sh/helm/v3),
 #   registry (github.com/distribution/distribution/v3: a local OCI registry for the image test),
 #   helm4 (helm.sh/helm/v4: the chart is tested with Helm 4 as well),
 #   monitoring-crds (the Prometheus Operator's ServiceMonitor and PrometheusRule CRDs: files, not built)
 # at the versions pinned in versions.env, into ${GOZARGAH_CACHE:-$HOME/.cache/gozargah}/bin/<component>-<version>/.
 # A binary already in the cache is not rebuilt, so a second run takes seconds.
 #
-# usage: test/cluster/build.sh [--force] [--regen] [kube|etcd|helm|helm4|registry|monitoring-crds ...]
+# usage: test/cluster/build.sh [--force] [--regen] [kube|node|coredns|etcd|helm|helm4|registry|monitoring-crds ...]
 #   --force   rebuild even if the cache has the binaries
 #   --regen   regenerate go.mod/go.sum under test/cluster/tools/<module>/ (go mod tidy), then rebuild
-#   kube|etcd|...   build only these (default: all; kube = kube-apiserver + kubectl)
+#   kube|node|etcd|...   build only these (default: all; kube = kube-apiserver + kubectl,
+#                   node = kubelet + kube-proxy + kube-scheduler + kube-controller-manager)
 # env: GOZARGAH_CACHE (cache root), GO (go binary), the usual GOPROXY/GOMODCACHE/GOCACHE.
 set -euo pipefail
 
@@ -23,12 +25,12 @@ for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
     --regen) regen=1 force=1 ;;
-    kube | etcd | helm | helm4 | registry | monitoring-crds) targets+=("$arg") ;;
+    kube | node | coredns | etcd | helm | helm4 | registry | monitoring-crds) targets+=("$arg") ;;
     -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$arg' (see --help)" ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(kube etcd helm helm4 registry monitoring-crds)
+[ ${#targets[@]} -gt 0 ] || targets=(kube node coredns etcd helm helm4 registry monitoring-crds)
 
 # ---- Go toolchain -----------------------------------------------------------------------------
 find_go() {
@@ -164,6 +166,19 @@ go_build() {
 }
 
 # ---- kube-apiserver + kubectl -------------------------------------------------------------------
+# The version -X flags of Kubernetes' own build (hack/lib/version.sh), so `--version` and the
+# Node's kubeletVersion say the pinned release.
+kube_ldflags() {
+  local V=$KUBERNETES_VERSION minor date ld="-s -w" p
+  minor=${V#v1.}
+  minor=${minor%%.*}
+  date=$(cd "$GZ_TOOLS/kube" && "$GO" list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' k8s.io/kubernetes 2>/dev/null) || date=1970-01-01T00:00:00Z
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$V -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$date"
+  done
+  printf '%s' "$ld"
+}
+
 build_kube() {
   local V=$KUBERNETES_VERSION dir="$GZ_TOOLS/kube" staging_v minor
   minor=${V#v1.}
@@ -202,24 +217,44 @@ package tools
 
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 EOF
     tidy "$dir" kube
   fi
 
-  local date ld="-s -w" p out
-  date=$(cd "$dir" && "$GO" list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' k8s.io/kubernetes 2>/dev/null) || date=1970-01-01T00:00:00Z
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld="$ld -X $p.gitVersion=$V -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=$date"
-  done
+  local out
   out=$(mktemp -d "$GZ_BIN/.tmp-kube.XXXXXX")
   GZ_TMP_OUT=$out
-  go_build "$dir" kube "$out" selinux,notest,grpcnotrace "$ld" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+  go_build "$dir" kube "$out" selinux,notest,grpcnotrace "$(kube_ldflags)" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
   install_bin "$out/kube-apiserver" "$KUBE_APISERVER_BIN" "module=k8s.io/kubernetes@$V"
   install_bin "$out/kubectl" "$KUBECTL_BIN" "module=k8s.io/kubernetes@$V"
   rm -rf "$out"
   "$KUBE_APISERVER_BIN" --version >&2
+}
+
+# ---- the node: kubelet, kube-proxy, kube-scheduler, kube-controller-manager ----------------------
+# From the same module as kube-apiserver (tools/kube): test/node/ runs the chart's pods under them.
+build_node() {
+  local V=$KUBERNETES_VERSION out b
+  if [ "$force" = 0 ] && gz_cached "$KUBELET_BIN" && gz_cached "$KUBE_PROXY_BIN" && gz_cached "$KUBE_SCHEDULER_BIN" && gz_cached "$KUBE_CONTROLLER_MANAGER_BIN"; then
+    log "kubelet, kube-proxy, kube-scheduler, kube-controller-manager $V: cached"
+    return
+  fi
+  log "kubelet, kube-proxy, kube-scheduler, kube-controller-manager $V: building (shares kube-apiserver's module and build cache)"
+  out=$(mktemp -d "$GZ_BIN/.tmp-node.XXXXXX")
+  GZ_TMP_OUT=$out
+  go_build "$GZ_TOOLS/kube" node "$out" selinux,notest,grpcnotrace "$(kube_ldflags)" \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-controller-manager
+  for b in "$KUBELET_BIN" "$KUBE_PROXY_BIN" "$KUBE_SCHEDULER_BIN" "$KUBE_CONTROLLER_MANAGER_BIN"; do
+    install_bin "$out/$(basename "$b")" "$b" "module=k8s.io/kubernetes@$V"
+  done
+  rm -rf "$out"
+  "$KUBELET_BIN" --version >&2
 }
 
 # ---- etcd ---------------------------------------------------------------------------------------
@@ -320,6 +355,12 @@ build_registry() {
     "-s -w -X github.com/distribution/distribution/v3/version.version=$REGISTRY_VERSION" --version
 }
 
+# ---- CoreDNS -------------------------------------------------------------------------------------
+build_coredns() {
+  build_command coredns "$COREDNS_BIN" github.com/coredns/coredns "$COREDNS_VERSION" github.com/coredns/coredns \
+    "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" -version
+}
+
 # ---- helm 4 -------------------------------------------------------------------------------------
 # The -X flags of its Makefile (Helm 4 reads the Kubernetes version it assumes from client-go).
 build_helm4() {
@@ -357,9 +398,11 @@ need_go=0
 for t in "${targets[@]}"; do
   case "$t" in
     kube) { [ "$force" = 1 ] || ! gz_cached "$KUBE_APISERVER_BIN" || ! gz_cached "$KUBECTL_BIN"; } && need_go=1 ;;
+    node) { [ "$force" = 1 ] || ! gz_cached "$KUBELET_BIN" || ! gz_cached "$KUBE_PROXY_BIN" || ! gz_cached "$KUBE_SCHEDULER_BIN" || ! gz_cached "$KUBE_CONTROLLER_MANAGER_BIN"; } && need_go=1 ;;
     etcd) { [ "$force" = 1 ] || ! gz_cached "$ETCD_BIN"; } && need_go=1 ;;
     helm) { [ "$force" = 1 ] || ! gz_cached "$HELM_BIN"; } && need_go=1 ;;
     registry) { [ "$force" = 1 ] || ! gz_cached "$REGISTRY_BIN"; } && need_go=1 ;;
+    coredns) { [ "$force" = 1 ] || ! gz_cached "$COREDNS_BIN"; } && need_go=1 ;;
     helm4) { [ "$force" = 1 ] || ! gz_cached "$HELM4_BIN"; } && need_go=1 ;;
     monitoring-crds) { [ "$force" = 1 ] || [ ! -f "$MONITORING_CRDS_DIR/.built" ]; } && need_go=1 ;;
   esac

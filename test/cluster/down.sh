@@ -33,33 +33,7 @@ if [ -z "$DIR" ] || [ "$DIR" = / ] || [ ! -f "$DIR/.gozargah-cluster" ]; then
   die "$DIR is not a gozargah cluster directory (no .gozargah-cluster marker); not touching it"
 fi
 
-# stop NAME: SIGTERM the recorded PID (only if it still is our process), SIGKILL after STOP_TIMEOUT.
-stop() {
-  local name=$1 pid t
-  pid=$(cat "$DIR/$name.pid" 2>/dev/null || true)
-  if [ -z "$pid" ]; then
-    log "$name: no pid file"
-    return
-  fi
-  if ! gz_pid_matches "$pid" "$DIR"; then
-    log "$name: pid $pid is not running (already stopped)"
-    return
-  fi
-  log "$name: stopping pid $pid (SIGTERM)"
-  kill -TERM "$pid" 2>/dev/null || true
-  t=0
-  while gz_pid_matches "$pid" "$DIR" && [ "$t" -lt $((STOP_TIMEOUT * 10)) ]; do
-    sleep 0.1
-    t=$((t + 1))
-  done
-  if gz_pid_matches "$pid" "$DIR"; then
-    log "$name: still running after ${STOP_TIMEOUT}s: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.2
-  fi
-  gz_pid_matches "$pid" "$DIR" && die "$name (pid $pid) would not stop"
-  log "$name: stopped"
-}
+stop() { gz_stop "$DIR" "$DIR" "$1" "$STOP_TIMEOUT"; }
 
 stop kube-apiserver
 stop etcd

@@ -10,6 +10,8 @@
 #      GOZARGAH_READY_TIMEOUT seconds to wait for /readyz (default 60)
 #      GOZARGAH_ETCD_FSYNC=1  keep etcd's fsync (default: --unsafe-no-fsync, the data is throw-away)
 #      GOZARGAH_NO_BUILD=1    fail instead of running build.sh when binaries are missing
+#      GOZARGAH_APISERVER_ADDRESS  the local address kube-apiserver binds and advertises (default
+#                             127.0.0.1); node-up.sh gives the pod bridge's, so that pods reach it
 # Stop it with test/cluster/down.sh; load its settings into a shell with `. test/cluster/env.sh`.
 set -euo pipefail
 
@@ -72,60 +74,21 @@ if ! gz_cached "$KUBE_APISERVER_BIN" || ! gz_cached "$KUBECTL_BIN" || ! gz_cache
 fi
 command -v openssl >/dev/null 2>&1 || die "openssl is required (apt-get install openssl)"
 
-# free_ports N: N distinct TCP ports free on 127.0.0.1, picked below the kernel's ephemeral range so an
-# outgoing connection is unlikely to take one between this check and the servers binding them.
-free_ports() {
-  if command -v python3 >/dev/null 2>&1 && python3 -c 'import socket' >/dev/null 2>&1; then
-    python3 - "$1" <<'EOF'
-import random, socket, sys
-n, held, tried = int(sys.argv[1]), [], set()
-while len(held) < n and len(tried) < 5000:
-    p = random.randint(20000, 32000)
-    if p in tried:
-        continue
-    tried.add(p)
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", p))
-        held.append(s)
-    except OSError:
-        s.close()
-if len(held) < n:
-    sys.exit("no free ports found")
-print(" ".join(str(s.getsockname()[1]) for s in held))
-EOF
-  elif command -v node >/dev/null 2>&1; then
-    node -e '
-      const net = require("node:net");
-      const n = Number(process.argv[1]), held = [], tried = new Set();
-      const next = () => {
-        if (held.length === n) { console.log(held.map((s) => s.address().port).join(" ")); held.forEach((s) => s.close()); return; }
-        if (tried.size > 5000) { console.error("no free ports found"); process.exit(1); }
-        let p; do { p = 20000 + Math.floor(Math.random() * 12000); } while (tried.has(p));
-        tried.add(p);
-        const s = net.createServer();
-        s.once("error", next);
-        s.listen({ port: p, host: "127.0.0.1", exclusive: true }, () => { held.push(s); next(); });
-      };
-      next();' "$1"
-  else
-    die "python3 or node is needed to find free ports"
-  fi
-}
-
 # ---- cluster directory, certificates, tokens ----------------------------------------------------
 umask 077
 mkdir -p "$DIR/pki" "$DIR/bin"
 touch "$MARKER"
 log "cluster directory: $DIR"
 
-read -r ETCD_PORT ETCD_PEER_PORT APISERVER_PORT <<<"$(free_ports 3)" || die "could not find free ports"
+read -r ETCD_PORT ETCD_PEER_PORT APISERVER_PORT <<<"$(gz_free_ports 3)" || die "could not find free ports"
 [ -n "$APISERVER_PORT" ] || die "could not find free ports"
-APISERVER_URL="https://127.0.0.1:$APISERVER_PORT"
+APISERVER_ADDRESS=${GOZARGAH_APISERVER_ADDRESS:-127.0.0.1}
+APISERVER_URL="https://$APISERVER_ADDRESS:$APISERVER_PORT"
 ETCD_URL="http://127.0.0.1:$ETCD_PORT"
 log "ports: kube-apiserver $APISERVER_PORT, etcd client $ETCD_PORT, etcd peer $ETCD_PEER_PORT"
 
 PKI="$DIR/pki"
+export APISERVER_ADDRESS # the certificate's subjectAltName reads it
 cat >"$PKI/openssl.cnf" <<'EOF'
 [req]
 distinguished_name = dn
@@ -138,7 +101,7 @@ keyUsage = critical, digitalSignature, keyEncipherment, keyCertSign
 extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
-subjectAltName = IP:127.0.0.1, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local, IP:10.0.0.1
+subjectAltName = IP:127.0.0.1, IP:${ENV::APISERVER_ADDRESS}, DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local, IP:10.0.0.1
 EOF
 # Self-signed serving certificate: the kubeconfig trusts exactly this certificate.
 openssl req -x509 -config "$PKI/openssl.cnf" -extensions serving -newkey rsa:2048 -nodes -sha256 -days 365 \
@@ -182,21 +145,7 @@ ln -sf "$ETCD_BIN" "$DIR/bin/etcd"
 gz_cached "$HELM_BIN" && ln -sf "$HELM_BIN" "$DIR/bin/helm"
 
 # ---- processes ----------------------------------------------------------------------------------
-# start NAME CMD...: runs CMD detached (own session, no terminal, SIGHUP ignored, stdio on files) so it
-# outlives this script; the process writes its own PID (exec keeps it) to $DIR/NAME.pid.
-start() {
-  local name=$1 _
-  shift
-  rm -f "$DIR/$name.pid"
-  # shellcheck disable=SC2016  # $$, $0 and $@ belong to the inner bash
-  setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$DIR/$name.pid" "$@" </dev/null >>"$DIR/$name.log" 2>&1 &
-  for _ in $(seq 1 50); do
-    [ -s "$DIR/$name.pid" ] && break
-    sleep 0.1
-  done
-  [ -s "$DIR/$name.pid" ] || die "$name did not start (log: $DIR/$name.log)"
-  log "started $name (pid $(cat "$DIR/$name.pid"), log $DIR/$name.log)"
-}
+start() { gz_start "$DIR" "$@"; }
 
 # On failure: stop what was started (the directory and its logs stay for inspection).
 started_ok=0
@@ -252,13 +201,19 @@ until etcd_ready; do
 done
 log "etcd healthy at $ETCD_URL"
 
-# --endpoint-reconciler-type=none: the "kubernetes" Service's endpoints would be 127.0.0.1, which
-# Endpoints validation rejects (loopback), logging an error every 10s; nothing here runs pods anyway.
+# On loopback, --endpoint-reconciler-type=none: the "kubernetes" Service's endpoints would be
+# 127.0.0.1, which Endpoints validation rejects, logging an error every 10s, and no pod runs then.
+# On the pod bridge (node-up.sh) they are its address, which pods reach through kube-proxy; the
+# API server asks kubelets for logs and port-forwards at their InternalIP, the only address they have.
+address_args=(--bind-address="$APISERVER_ADDRESS" --advertise-address="$APISERVER_ADDRESS")
+if [ "$APISERVER_ADDRESS" = 127.0.0.1 ]; then
+  address_args+=(--endpoint-reconciler-type=none)
+else
+  address_args+=(--kubelet-preferred-address-types=InternalIP)
+fi
 start kube-apiserver "$KUBE_APISERVER_BIN" \
   --etcd-servers="$ETCD_URL" \
-  --endpoint-reconciler-type=none \
-  --bind-address=127.0.0.1 \
-  --advertise-address=127.0.0.1 \
+  "${address_args[@]}" \
   --secure-port="$APISERVER_PORT" \
   --tls-cert-file="$PKI/apiserver.crt" \
   --tls-private-key-file="$PKI/apiserver.key" \

@@ -1,5 +1,6 @@
 // A real control plane (etcd + kube-apiserver) for a test file, in its own directory, started
-// by test/cluster/up.sh from binaries `make cluster-build` cached beforehand.
+// by test/cluster/up.sh from binaries `make cluster-build` cached beforehand; or, with a node
+// that runs pods, by test/cluster/node-up.sh.
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,9 +22,27 @@ export interface Cluster {
 }
 
 export async function startCluster(): Promise<Cluster> {
+  return start('up.sh', 'down.sh', []);
+}
+
+/**
+ * A cluster that runs pods (test/cluster/node-up.sh): the control plane, the controllers and
+ * scheduler, and one node (containerd, kubelet, kube-proxy, CoreDNS) with `images` loaded from
+ * podman. Needs root; one per machine.
+ */
+export async function startNodeCluster(images: readonly string[]): Promise<Cluster> {
+  // A node this process leaves behind (killed at a timeout) is removed by the next node-up.sh.
+  return start('node-up.sh', 'node-down.sh', images, { GOZARGAH_NODE_HOLDER_PID: String(process.pid) });
+}
+
+async function start(up: string, down: string, args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Cluster> {
   const dir = join(mkdtempSync(join(tmpdir(), 'gozargah-it-')), 'cluster');
-  const env = { ...process.env, GOZARGAH_CLUSTER_DIR: dir, GOZARGAH_NO_BUILD: '1' };
-  await run('bash', [join(ROOT, 'test/cluster/up.sh')], { env });
+  const env = { ...process.env, GOZARGAH_CLUSTER_DIR: dir, GOZARGAH_NO_BUILD: '1', ...extraEnv };
+  try {
+    await run('bash', [join(ROOT, 'test/cluster', up), ...args], { env, maxBuffer: 16 * 1024 * 1024 });
+  } catch (err) {
+    throw new Error(`test/cluster/${up} failed:\n${(err as { stderr?: string }).stderr ?? (err as Error).message}`);
+  }
   const kubeconfig = join(dir, 'kubeconfig');
   const kubectlPath = join(dir, 'bin', 'kubectl');
   const kubectl: Cluster['kubectl'] = (args, input) =>
@@ -43,7 +62,7 @@ export async function startCluster(): Promise<Cluster> {
       return out.stdout;
     },
     stop: async () => {
-      execFileSync('bash', [join(ROOT, 'test/cluster/down.sh')], { env, stdio: 'ignore' });
+      execFileSync('bash', [join(ROOT, 'test/cluster', down)], { env, stdio: 'ignore' });
     },
   };
 }
