@@ -4,17 +4,19 @@
 // Deployments are Available; `helm test`; an agency, its route, a client's key Secret (created
 // and labelled as the README says) and its binding; a first request through the bus's Service,
 // by its ClusterIP and by `kubectl port-forward`; then `helm upgrade` rolls every dataplane pod
-// while clients keep calling, and no request is lost.
+// while clients keep calling, and no request is lost. Last, sidecar mode: the README's pod snippet
+// (deploy/sidecar/) runs as a real two-container pod and serves its agency over localhost.
 // The pods run the image `make image` built, loaded into the node's containerd (nothing is pulled).
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { stringify } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments, stringify } from 'yaml';
 import { kubectlWait, startNodeCluster, type Cluster } from '../helpers/cluster.ts';
 import { ROOT, waitFor } from '../helpers/dataplane.ts';
 import { CHART, helm } from '../helpers/helm.ts';
-import { provider, route, binding } from '../helpers/manifests.ts';
+import { binding, keySecret, provider, route } from '../helpers/manifests.ts';
 import { localImage, requireImage } from '../helpers/pod.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -30,6 +32,7 @@ async function onANode(): Promise<void> {
   const RELEASE = 'gozargah';
   const KEYS: Record<string, string> = { default: 'demo-only-node-key-Zr8uWq3mTn', partners: 'demo-only-node-key-Pq2wLx9vBc' };
   const KEY = KEYS['default']!;
+  const SIDECAR_KEY = 'demo-only-node-sidecar-key-Hy5tRe2wQa';
   // The default bus of an install without values, and a second one, as values-production.yaml has two.
   const BUSES = ['default', 'partners'];
   const { repository: REPOSITORY, tag: VERSION, ref: IMAGE } = localImage(ROOT);
@@ -213,5 +216,51 @@ async function onANode(): Promise<void> {
     t2.ok(after.length >= 2 * BUSES.length && after.every((p) => !before.has(p)), `every dataplane pod was replaced (${[...before].join(', ')} -> ${after.join(', ')})`);
     t2.ok(ok > 100, `${ok} requests answered during the rollout`);
     t2.same(failures, [], 'none failed');
+  });
+
+  t.test('sidecar mode: deploy/sidecar/agency-with-sidecar.yaml as real pods, the agency reached only over localhost', async (t2) => {
+    // The file as it is, but for the images: the agency's own (a stand-in, the image's Node
+    // listening where the file says) and the dataplane's (the local build, not ghcr.io).
+    const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy/sidecar/agency-with-sidecar.yaml'), 'utf8')).map((d) => d.toJS() as Obj);
+    const deployment = docs.find((d) => d['kind'] === 'Deployment')!;
+    const containers = deployment['spec']['template']['spec']['containers'] as Obj[];
+    const agency = containers.find((c) => c['name'] !== 'gozargah-dataplane')!;
+    const sidecar = containers.find((c) => c['name'] === 'gozargah-dataplane')!;
+    const listen = (agency['args'] as string[])[(agency['args'] as string[]).indexOf('--listen') + 1]!;
+    const [host, port] = listen.split(':') as [string, string];
+    t2.equal(host, '127.0.0.1', 'the agency listens on loopback only');
+    Object.assign(agency, {
+      image: IMAGE,
+      imagePullPolicy: 'Never',
+      command: ['node', '-e', `require('http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end(JSON.stringify({ url: q.url, pod: process.env.HOSTNAME, agency: 'in-pod' })); }).listen(${port}, '${host}')`],
+      args: [],
+      securityContext: sidecar['securityContext'],
+    });
+    Object.assign(sidecar, { image: IMAGE, imagePullPolicy: 'Never' });
+    const bus = (sidecar['args'] as string[])[(sidecar['args'] as string[]).indexOf('--bus') + 1]!;
+    const [providerNs, providerName] = (sidecar['args'] as string[])[(sidecar['args'] as string[]).indexOf('--provider') + 1]!.split('/') as [string, string];
+    await kubectl(['create', 'namespace', providerNs]);
+    await kubectl(['apply', '-f', '-'], docs.map((d) => stringify(d)).join('---\n'));
+    // The provider's own upstream is never used by the sidecar (--upstream-override).
+    const objects = [
+      provider(providerName, 'http://civil-registry.invalid', {}, providerNs),
+      route('person', providerName, '/civil-registry/v1/persons/{id}', { upstreamPath: '/persons/{id}', buses: [bus] }, providerNs),
+      keySecret('sidecar-client-keys', { k: SIDECAR_KEY }),
+      binding('sidecar-client', 'sidecar-client', [{ namespace: providerNs, name: 'person' }], { bus }),
+    ];
+    await kubectl(['apply', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
+    await kubectl(['-n', providerNs, 'rollout', 'status', `deployment/${deployment['metadata']['name']}`, '--timeout=180s']).catch(async (err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${await describePods()}`);
+    });
+    const svc = await json(['get', 'service', '-n', providerNs, (docs.find((d) => d['kind'] === 'Service')!['metadata'] as Obj)['name']]);
+    const url = `http://${svc['spec']['clusterIP']}:${svc['spec']['ports'][0]['port']}`;
+    const ask = (): Promise<Response> => fetch(`${url}/civil-registry/v1/persons/0012345678`, { headers: { 'x-api-key': SIDECAR_KEY } });
+    await waitFor(async () => (await ask().catch(() => null))?.status === 200, 30_000, () => `the sidecar never answered through ${url}`);
+    const res = await ask();
+    t2.equal(res.status, 200, `through the snippet's Service (${url})`);
+    t2.match(await res.json(), { url: '/persons/0012345678', agency: 'in-pod', pod: /^inquiry-/ }, 'the agency container of the same pod answered, over localhost');
+    const pods = (await json(['get', 'pods', '-n', providerNs])).items as Obj[];
+    t2.equal(pods.length, 2, 'both replicas of the snippet run');
+    for (const p of pods) t2.same((p['status']['containerStatuses'] as Obj[]).map((c) => c['ready']), [true, true], `${p['metadata']['name']}: both containers ready`);
   });
 }
